@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every Debian 12 package hpa needs to build, test, run the demo and the
+# analysis. Run as root (or through sudo). Safe to run again: apt skips what is present.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # LibTorch 1.13 (CPU) and an optimized BLAS: without libopenblas0-openmp the linear layers
+  # fall back to the reference BLAS (about 25x slower sgemm on the development machines)
+  libtorch-dev libopenblas0-openmp
+  # MPI and parallel HDF5 (the serial libhdf5-dev is not enough: the MPI-IO driver is required)
+  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+  # options, tests, benchmarks, JPEG decode, gzip for IDX files
+  libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libturbojpeg0-dev zlib1g-dev
+  # the embedded default dataset
+  dataset-fashion-mnist
+  # analysis, and the reference implementations the tests compare against
+  python3 python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest
+  python3-torch python3-torchvision
+  # the single-node Slurm cluster of the end-to-end test
+  slurmctld slurmd slurm-client munge
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "env/debian.sh: all ${#packages[@]} packages present"
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO=sudo
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "env/debian.sh: installed ${#missing[@]} packages"

@@ -1,0 +1,27 @@
+// Dispatch between the two model file kinds, and the TorchScript reader (kept in its own file
+// because torch/script.h is the heaviest header of LibTorch).
+#include "formats/model_file.hpp"
+
+#include "common/error.hpp"
+
+#include "formats/torch_archive.hpp"
+
+#include <caffe2/serialize/inline_container.h>
+
+namespace hpa::formats {
+
+ModelFile read_model_file(const std::string& path) {
+  bool is_torchscript = false;
+  {
+    auto reader = open_torch_archive(path);
+    // TorchScript archives carry their code and constants next to data.pkl.
+    is_torchscript = reader->hasRecord("constants.pkl") || reader->hasRecord("code/__torch__.py");
+  }
+  ModelFile file;
+  file.kind = is_torchscript ? ModelFileKind::torchscript : ModelFileKind::state_dict;
+  file.tensors = is_torchscript ? read_torchscript_parameters(path) : read_state_dict(path);
+  if (file.tensors.empty()) HPA_FAIL(path << ": holds no tensors");
+  return file;
+}
+
+}  // namespace hpa::formats

@@ -1,0 +1,16 @@
+// Opening a torch.save / TorchScript zip container with LibTorch's own stream reader, with errors
+// that name the file. Internal to the formats folder.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace caffe2::serialize {
+class PyTorchStreamReader;
+}
+
+namespace hpa::formats {
+
+std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const std::string& path);
+
+}  // namespace hpa::formats

@@ -1,0 +1,50 @@
+// ConvNet's forward pass and input-size arithmetic.
+#include "models/convnet.hpp"
+
+#include "common/error.hpp"
+
+#include <torch/nn/modules/linear.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace hpa::models {
+
+ConvNetImpl::ConvNetImpl(torch::nn::Sequential features_in, torch::nn::AdaptiveAvgPool2d avgpool_in,
+                         torch::nn::Sequential classifier_in, std::vector<SpatialOp> spatial_ops)
+    : features(register_module("features", std::move(features_in))),
+      avgpool(register_module("avgpool", std::move(avgpool_in))),
+      classifier(register_module("classifier", std::move(classifier_in))),
+      spatial_ops_(std::move(spatial_ops)) {}
+
+torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
+  x = features->forward(x);
+  x = avgpool->forward(x);
+  x = x.flatten(/*start_dim=*/1);
+  return classifier->forward(x);
+}
+
+int64_t ConvNetImpl::feature_map_size(int64_t input_size) const {
+  int64_t size = input_size;
+  for (const SpatialOp& op : spatial_ops_) {
+    const int64_t padded = size + 2 * op.padding;
+    if (padded < op.kernel) return 0;
+    size = (padded - op.kernel) / op.stride + 1;
+  }
+  return size;
+}
+
+void ConvNetImpl::check_input_size(int64_t height, int64_t width) const {
+  if (feature_map_size(height) > 0 && feature_map_size(width) > 0) return;
+  int64_t smallest = 1;
+  while (feature_map_size(smallest) <= 0) ++smallest;
+  HPA_FAIL("input of " << height << "x" << width << " pixels is too small for this architecture: "
+                       << "it needs at least " << smallest << "x" << smallest
+                       << " (upscale or pad the images)");
+}
+
+int64_t scale_width(int64_t channels, double width) {
+  return std::max<int64_t>(1, std::llround(static_cast<double>(channels) * width));
+}
+
+}  // namespace hpa::models
