@@ -19,11 +19,27 @@ void cosines_kernel(const T* data, int64_t num_filters, int64_t filter_size, dou
   at::parallel_for(0, num_filters, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     for (int64_t f = begin; f < end; ++f) {
       const T* row = data + f * filter_size;
-      double sum = 0.0, sum_squares = 0.0;
-      for (int64_t j = 0; j < filter_size; ++j) {
+      // Independent accumulators break the add-latency chain so the loop runs at memory speed;
+      // the order of the partial sums is fixed, so results do not depend on thread count.
+      constexpr int64_t kLanes = 8;
+      double sums[kLanes] = {}, squares[kLanes] = {};
+      int64_t j = 0;
+      for (; j + kLanes <= filter_size; j += kLanes) {
+        for (int64_t lane = 0; lane < kLanes; ++lane) {
+          const double value = static_cast<double>(row[j + lane]);
+          sums[lane] += value;
+          squares[lane] += value * value;
+        }
+      }
+      for (int64_t lane = 0; j < filter_size; ++j, ++lane) {
         const double value = static_cast<double>(row[j]);
-        sum += value;
-        sum_squares += value * value;
+        sums[lane] += value;
+        squares[lane] += value * value;
+      }
+      double sum = 0.0, sum_squares = 0.0;
+      for (int64_t lane = 0; lane < kLanes; ++lane) {
+        sum += sums[lane];
+        sum_squares += squares[lane];
       }
       out[f] = sum_squares > 0.0 ? sum / std::sqrt(sum_squares) * inv_sqrt_d : 0.0;
     }

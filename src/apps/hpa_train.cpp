@@ -1,0 +1,62 @@
+// hpa-train: trains one or several seeds of a ConvNet (data-parallel inside each seed group) and
+// writes the run directory of docs/run-format.md. Launch plainly, with mpirun, or with srun.
+#include "cli/options.hpp"
+#include "comm/communicator.hpp"
+#include "common/build_info.hpp"
+#include "common/error.hpp"
+#include "train/run_setup.hpp"
+#include "train/trainer.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <iostream>
+
+namespace {
+
+namespace po = boost::program_options;
+
+int run(int argc, char** argv, hpa::comm::World& world) {
+  hpa::train::TrainOptions options;
+  po::options_description description = hpa::train::describe_train_options(options);
+  const hpa::cli::ParseResult parsed = hpa::cli::parse(argc, argv, description, po::positional_options_description());
+  if (parsed.help_requested) {
+    if (world.is_world_root())
+      std::cout << hpa::cli::help_text(
+          "[mpirun -np N | srun] hpa-train --out RUN [--config jobs/X.cfg] [options]",
+          "Trains ConvNets with SGD and keeps every epoch's weights, metrics and projection statistics\n"
+          "in the run directory RUN (RUN/run.h5 opens the whole run in h5py). Ranks split into seed\n"
+          "groups; each group trains one seed data-parallel.",
+          description);
+    return 0;
+  }
+  hpa::train::validate(options);
+  hpa::train::check_launch(world);
+  const int threads = hpa::train::resolve_threads(options.threads, world.local_size());
+  at::set_num_threads(threads);
+
+  hpa::train::Job job = hpa::train::prepare_job(options, world, hpa::cli::resolved_config(parsed.values));
+  if (world.is_world_root()) {
+    std::cout << "hpa-train " << hpa::build_info::hpa_version << ": " << options.arch << " on " << options.dataset
+              << " (" << job.dataset.train.size() << " train, " << job.dataset.test.size() << " test images of "
+              << job.dataset.channels() << "x" << job.dataset.height() << "x" << job.dataset.width() << "), seeds "
+              << options.seeds_text << ", " << options.epochs << " epochs, " << world.world_size() << " rank(s) in "
+              << job.num_groups << " seed group(s), " << threads << " thread(s) per rank\n";
+  }
+  if (options.dry_run) {
+    if (world.is_world_root()) std::cout << "dry run: configuration is valid\n" << job.config_text;
+    return 0;
+  }
+  hpa::train::run_job(job, options, world);
+  if (world.is_world_root()) std::cout << "done: results in " << options.out << "/run.h5\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hpa::comm::World world(argc, argv);
+  const int code = hpa::cli::run_guarded("hpa-train", [&] { return run(argc, argv, world); });
+  // An error on one rank must end every rank now, not leave the others waiting in a collective.
+  if (code != 0 && world.world_size() > 1) hpa::comm::World::abort_world(code);
+  return code;
+}

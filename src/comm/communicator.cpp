@@ -1,0 +1,145 @@
+// MPI implementation of World and Group. Every MPI return code is checked.
+#include "comm/communicator.hpp"
+
+#include "common/error.hpp"
+
+#include <mpi.h>
+
+namespace hpa::comm {
+namespace {
+
+int world_rank_or_minus_one() {
+  int initialized = 0, finalized = 0, rank = -1;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+[[noreturn]] void throw_mpi_error(int code, const char* call, const char* file, int line) {
+  char message[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, message, &length);
+  HPA_FAIL("rank " << world_rank_or_minus_one() << " (" << file << ":" << line << "): " << call
+                   << " failed: " << std::string(message, static_cast<size_t>(length)));
+}
+
+MPI_Datatype mpi_type(const at::Tensor& tensor) {
+  switch (tensor.scalar_type()) {
+    case at::kFloat: return MPI_FLOAT;
+    case at::kDouble: return MPI_DOUBLE;
+    case at::kLong: return MPI_INT64_T;
+    case at::kInt: return MPI_INT32_T;
+    case at::kByte: return MPI_UINT8_T;
+    default: HPA_FAIL("no MPI type for tensors of " << tensor.scalar_type());
+  }
+}
+
+void check_collective_tensor(const at::Tensor& tensor) {
+  HPA_INTERNAL_CHECK(tensor.device().is_cpu(), "MPI collectives take CPU tensors");
+  HPA_INTERNAL_CHECK(tensor.is_contiguous(), "MPI collectives take contiguous tensors");
+  HPA_INTERNAL_CHECK(tensor.numel() <= std::numeric_limits<int>::max(), "tensor too large for one MPI call");
+}
+
+}  // namespace
+
+#define HPA_MPI_CHECK(call)                                                      \
+  do {                                                                           \
+    const int hpa_mpi_code_ = (call);                                            \
+    if (hpa_mpi_code_ != MPI_SUCCESS) throw_mpi_error(hpa_mpi_code_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+struct Group::Impl {
+  MPI_Comm comm = MPI_COMM_NULL;
+  ~Impl() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (comm != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm);
+  }
+};
+
+Group::Group() = default;
+Group::~Group() = default;
+Group::Group(Group&&) noexcept = default;
+Group& Group::operator=(Group&&) noexcept = default;
+
+void Group::group_allreduce_sum(at::Tensor& tensor) const {
+  check_collective_tensor(tensor);
+  if (group_size_ == 1) return;
+  HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor),
+                              MPI_SUM, impl_->comm));
+}
+
+void Group::group_broadcast(at::Tensor& tensor, int root) const {
+  check_collective_tensor(tensor);
+  if (group_size_ == 1) return;
+  HPA_MPI_CHECK(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root, impl_->comm));
+}
+
+void Group::group_barrier() const {
+  if (group_size_ > 1) HPA_MPI_CHECK(MPI_Barrier(impl_->comm));
+}
+
+const void* Group::native_handle() const { return &impl_->comm; }
+
+World::World(int& argc, char**& argv) {
+  int provided = 0;
+  HPA_MPI_CHECK(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided));
+  // Errors come back as codes that HPA_MPI_CHECK turns into exceptions naming rank and call.
+  HPA_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  HPA_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_));
+  HPA_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));
+  MPI_Comm node = MPI_COMM_NULL;
+  HPA_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
+  HPA_MPI_CHECK(MPI_Comm_size(node, &local_size_));
+  MPI_Comm_free(&node);
+}
+
+World::~World() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+Group World::split_groups(int num_groups) const {
+  HPA_REQUIRE(num_groups >= 1 && world_size_ % num_groups == 0,
+              "cannot split " << world_size_ << " ranks into " << num_groups << " equal seed groups");
+  const int ranks_per_group = world_size_ / num_groups;
+  Group group;
+  group.impl_ = std::make_unique<Group::Impl>();
+  group.group_index_ = world_rank_ / ranks_per_group;
+  HPA_MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group.group_index_, world_rank_, &group.impl_->comm));
+  HPA_MPI_CHECK(MPI_Comm_rank(group.impl_->comm, &group.group_rank_));
+  HPA_MPI_CHECK(MPI_Comm_size(group.impl_->comm, &group.group_size_));
+  return group;
+}
+
+bool World::world_all(bool value) const {
+  int local = value ? 1 : 0, all = 0;
+  HPA_MPI_CHECK(MPI_Allreduce(&local, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD));
+  return all != 0;
+}
+
+void World::world_barrier() const { HPA_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
+std::string World::mpi_version() const {
+  char version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  std::string text(version, static_cast<size_t>(length));
+  return text.substr(0, text.find_first_of("\n,"));
+}
+
+void World::abort_world(int code) {
+  if (is_initialized()) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+bool World::is_initialized() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  return initialized && !finalized;
+}
+
+}  // namespace hpa::comm

@@ -1,0 +1,111 @@
+// Per-epoch snapshot files and checkpoints: written whole under a temporary name, then renamed.
+#include "common/error.hpp"
+#include "store/atomic_file.hpp"
+#include "store/h5.hpp"
+#include "store/run_directory.hpp"
+
+#include <ATen/Functions.h>
+
+#include <filesystem>
+
+namespace hpa::store {
+
+std::vector<std::string> list_group(hid_t file, const std::string& group_path, const std::string& path_for_errors);
+
+namespace {
+
+void write_tensors(hid_t file, const std::string& group, const NamedTensors& tensors) {
+  for (const auto& [name, tensor] : tensors) {
+    const at::Tensor values = tensor.detach().to(at::kCPU, at::kFloat).contiguous();
+    const auto sizes = values.sizes();
+    h5::write_floats(file, group + "/" + name, values.data_ptr<float>(), {sizes.begin(), sizes.end()});
+  }
+}
+
+NamedTensors read_tensors(hid_t file, const std::string& group, const std::string& path) {
+  NamedTensors tensors;
+  for (const std::string& name : list_group(file, group, path)) {
+    h5::Handle dataset = h5::open_dataset(file, group + "/" + name, path);
+    const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
+    at::Tensor values = at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
+    HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
+                 path + ": " + group + "/" + name);
+    tensors.emplace_back(name, values);
+  }
+  return tensors;
+}
+
+}  // namespace
+
+void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot) {
+  const std::string path = epoch_file_path(run_dir, snapshot.seed, snapshot.epoch);
+  const std::string temporary = temporary_path_for(path);
+  {
+    h5::Handle file = h5::create_file(temporary);
+    const hid_t root = file.get();
+    h5::write_attr_int(root, "schema_version", kSchemaVersion);
+    h5::write_attr_int(root, "seed", snapshot.seed);
+    h5::write_attr_int(root, "epoch", snapshot.epoch);
+    write_tensors(root, "params", snapshot.params);
+    for (const auto& [name, value] : snapshot.metrics) h5::write_doubles(root, "metrics/" + name, {value}, {1});
+    const hsize_t num_layers = snapshot.neg_fraction.size();
+    HPA_INTERNAL_CHECK(snapshot.layer_names.size() == snapshot.cosines.size(), "one name per layer");
+    for (size_t l = 0; l < snapshot.cosines.size(); ++l) {
+      const at::Tensor cosines = snapshot.cosines[l].to(at::kDouble).contiguous();
+      const double* data = cosines.data_ptr<double>();
+      h5::write_doubles(root, "stats/cosines/" + snapshot.layer_names[l],
+                        std::vector<double>(data, data + cosines.numel()), {static_cast<hsize_t>(cosines.numel())});
+    }
+    h5::write_doubles(root, "stats/neg_fraction", snapshot.neg_fraction, {num_layers});
+    h5::write_doubles(root, "stats/dist_l2", snapshot.dist_l2, {num_layers});
+    h5::write_doubles(root, "stats/dist_linf", snapshot.dist_linf, {num_layers});
+    file.close_checked(temporary);
+  }
+  commit_file(temporary, path);
+}
+
+NamedTensors read_epoch_params(const std::string& path) {
+  if (!std::filesystem::exists(path)) HPA_FAIL(path << ": epoch file is missing");
+  h5::Handle file = h5::open_file(path, /*writable=*/false);
+  const int64_t version = h5::read_attr_int(file.get(), "schema_version", path);
+  if (version != kSchemaVersion)
+    HPA_FAIL(path << ": run format version " << version << " is not supported (this hpa reads version "
+                  << kSchemaVersion << ")");
+  return read_tensors(file.get(), "params", path);
+}
+
+bool epoch_file_exists(const std::string& run_dir, int64_t seed, int64_t epoch) {
+  return std::filesystem::exists(epoch_file_path(run_dir, seed, epoch));
+}
+
+void write_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint) {
+  const std::string path = checkpoint_path(run_dir, checkpoint.seed);
+  const std::string temporary = temporary_path_for(path);
+  {
+    h5::Handle file = h5::create_file(temporary);
+    h5::write_attr_int(file.get(), "schema_version", kSchemaVersion);
+    h5::write_attr_int(file.get(), "seed", checkpoint.seed);
+    h5::write_attr_int(file.get(), "epoch", checkpoint.epoch);
+    write_tensors(file.get(), "params", checkpoint.params);
+    write_tensors(file.get(), "momentum", checkpoint.momenta);
+    file.close_checked(temporary);
+  }
+  commit_file(temporary, path);
+}
+
+bool read_checkpoint(const std::string& run_dir, int64_t seed, Checkpoint& checkpoint) {
+  const std::string path = checkpoint_path(run_dir, seed);
+  if (!std::filesystem::exists(path)) return false;
+  h5::Handle file = h5::open_file(path, /*writable=*/false);
+  const int64_t version = h5::read_attr_int(file.get(), "schema_version", path);
+  if (version != kSchemaVersion)
+    HPA_FAIL(path << ": checkpoint format version " << version << " is not supported");
+  checkpoint.seed = h5::read_attr_int(file.get(), "seed", path);
+  checkpoint.epoch = h5::read_attr_int(file.get(), "epoch", path);
+  if (checkpoint.seed != seed) HPA_FAIL(path << ": checkpoint of seed " << checkpoint.seed << " in the folder of seed " << seed);
+  checkpoint.params = read_tensors(file.get(), "params", path);
+  checkpoint.momenta = read_tensors(file.get(), "momentum", path);
+  return true;
+}
+
+}  // namespace hpa::store

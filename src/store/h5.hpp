@@ -1,0 +1,82 @@
+// A small RAII layer over the HDF5 C API: one owning handle type, checked calls whose errors carry
+// file:line, the call and HDF5's own message, and typed helpers for the datasets and attributes
+// hpa writes. Internal to src/store: no header outside this folder includes it.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hpa::store::h5 {
+
+[[noreturn]] void throw_h5_error(const char* call, const char* file, int line, const std::string& context);
+
+#define HPA_H5_CHECK(call, context)                                                       \
+  ([&]() {                                                                                \
+    auto hpa_h5_result_ = (call);                                                         \
+    if (hpa_h5_result_ < 0) ::hpa::store::h5::throw_h5_error(#call, __FILE__, __LINE__, (context)); \
+    return hpa_h5_result_;                                                                \
+  }())
+
+// Owns one hid_t and closes it with the right H5*close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      id_ = other.id_;
+      closer_ = other.closer_;
+      other.id_ = H5I_INVALID_HID;
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  void reset() {
+    if (id_ >= 0 && closer_) closer_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+  // Closes now and checks the result (a file's close is where its last writes happen).
+  void close_checked(const std::string& context);
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+// Silences HDF5's automatic error printing for the whole process; errors are thrown instead.
+void silence_hdf5_errors();
+
+Handle create_file(const std::string& path, hid_t fapl = H5P_DEFAULT);
+Handle open_file(const std::string& path, bool writable, hid_t fapl = H5P_DEFAULT);
+Handle make_plist(hid_t cls);
+Handle make_space(const std::vector<hsize_t>& dims);  // empty dims: scalar
+Handle create_dataset(hid_t loc, const std::string& name, hid_t type, hid_t space, hid_t dcpl = H5P_DEFAULT);
+Handle open_dataset(hid_t loc, const std::string& name, const std::string& file_for_errors);
+bool exists(hid_t loc, const std::string& path);  // every link on the path, no error stack
+
+void write_doubles(hid_t loc, const std::string& name, const std::vector<double>& values,
+                   const std::vector<hsize_t>& dims);
+void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims);
+std::vector<hsize_t> dataset_dims(hid_t dataset);
+
+void write_attr_string(hid_t loc, const std::string& name, const std::string& value);
+void write_attr_int(hid_t loc, const std::string& name, int64_t value);
+void write_attr_double(hid_t loc, const std::string& name, double value);
+void write_attr_ints(hid_t loc, const std::string& name, const std::vector<int64_t>& values);
+std::string read_attr_string(hid_t loc, const std::string& name, const std::string& file_for_errors);
+int64_t read_attr_int(hid_t loc, const std::string& name, const std::string& file_for_errors);
+double read_attr_double(hid_t loc, const std::string& name, const std::string& file_for_errors);
+std::vector<int64_t> read_attr_ints(hid_t loc, const std::string& name, const std::string& file_for_errors);
+
+std::string library_version();
+
+}  // namespace hpa::store::h5

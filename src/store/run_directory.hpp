@@ -1,0 +1,90 @@
+// The run directory of docs/run-format.md (schema version 1): run.h5 with attributes and virtual
+// datasets over the per-epoch files, seed_<s>/epoch_<eeee>.h5 snapshots and seed_<s>/checkpoint.h5.
+// Every file is written under a temporary name, fsync'd and renamed: whole or absent.
+// The HDF5 details stay in this folder; callers pass tensors and plain structs.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hpa::store {
+
+inline constexpr int64_t kSchemaVersion = 1;
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+// One row of the model/layers table.
+struct LayerRecord {
+  int64_t index = 0;  // 1-based conv index, as in the paper
+  std::string name;   // module path, e.g. "features.0"
+  int64_t filters = 0, channels = 0, kernel = 0, stride = 1, padding = 0;
+};
+
+struct ParamShape {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+// Everything run.h5 records about the run; also what --resume compares.
+struct RunDescription {
+  std::string config_text;  // resolved configuration, `name = value` lines
+  std::string arch, dataset, init;
+  std::vector<int64_t> seeds;
+  int64_t epochs = 0;
+  int64_t num_classes = 0, in_channels = 0, image_size = 0;
+  double width = 1.0;
+  std::vector<ParamShape> params;
+  std::vector<LayerRecord> layers;
+  std::vector<std::string> metrics;
+  std::map<std::string, std::string> versions;  // hpa, torch, mpi, hdf5
+};
+
+// One epoch of one seed: what goes into seed_<s>/epoch_<eeee>.h5.
+struct EpochSnapshot {
+  int64_t seed = 0, epoch = 0;
+  NamedTensors params;
+  std::map<std::string, double> metrics;
+  std::vector<std::string> layer_names;  // module paths, as in model/layers
+  std::vector<at::Tensor> cosines;       // per layer, float64 [F]
+  std::vector<double> neg_fraction, dist_l2, dist_linf;
+};
+
+struct Checkpoint {
+  int64_t seed = 0;
+  int64_t epoch = 0;  // the last completed epoch
+  NamedTensors params;
+  NamedTensors momenta;
+};
+
+std::string run_file_path(const std::string& run_dir);
+std::string seed_dir(const std::string& run_dir, int64_t seed);
+std::string epoch_file_path(const std::string& run_dir, int64_t seed, int64_t epoch);
+std::string checkpoint_path(const std::string& run_dir, int64_t seed);
+
+// True if `run_dir` holds anything hpa writes.
+bool run_directory_in_use(const std::string& run_dir);
+// Deletes what hpa writes in `run_dir` (run.h5, reinit.h5, seed_*/), nothing else.
+void remove_run_outputs(const std::string& run_dir);
+
+// Creates the directory, the seed folders and run.h5 (atomically).
+void create_run(const std::string& run_dir, const RunDescription& description);
+// Reads run.h5's description; throws hpa::Error if it is missing or of another schema version.
+RunDescription read_run(const std::string& run_dir);
+
+void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot);
+// The parameters stored in an epoch file, in the file's order (sorted by name).
+NamedTensors read_epoch_params(const std::string& path);
+bool epoch_file_exists(const std::string& run_dir, int64_t seed, int64_t epoch);
+
+void write_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint);
+// Returns false when no checkpoint exists yet.
+bool read_checkpoint(const std::string& run_dir, int64_t seed, Checkpoint& checkpoint);
+
+std::string hdf5_version();
+
+}  // namespace hpa::store

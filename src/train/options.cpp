@@ -1,0 +1,111 @@
+// hpa-train options and their validation.
+#include "train/options.hpp"
+
+#include "common/error.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace hpa::train {
+
+namespace po = boost::program_options;
+
+po::options_description describe_train_options(TrainOptions& o) {
+  po::options_description model("model");
+  model.add_options()
+      ("arch", po::value(&o.arch)->default_value(o.arch), "vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet")
+      ("init", po::value(&o.init)->default_value(""), "paper, torchvision or normal-0.01 (default: paper; vgg19_orig: normal-0.01)")
+      ("width", po::value(&o.width)->default_value(o.width), "channel width multiplier (> 0)");
+  po::options_description data("data");
+  data.add_options()
+      ("dataset", po::value(&o.dataset)->default_value(o.dataset), "mnist or fashion-mnist")
+      ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder with the dataset's files")
+      ("val-fraction", po::value(&o.val_fraction)->default_value(o.val_fraction), "share of the training set held out for validation, in [0, 1)")
+      ("stratified", po::value(&o.stratified)->default_value(o.stratified), "hold out the same share of every class")
+      ("augment", po::value(&o.augment)->default_value(o.augment), "random shift of up to 4 pixels and horizontal flip")
+      ("normalize", po::value(&o.normalize)->default_value(o.normalize), "dataset (train mean/std), unit ([0,1]) or symmetric ([-1,1])")
+      ("train-subset", po::value(&o.train_subset)->default_value(o.train_subset), "use only the first N training samples (0: all)");
+  po::options_description optim("optimization");
+  optim.add_options()
+      ("epochs", po::value(&o.epochs)->default_value(o.epochs), "training epochs (epoch 0 is the init)")
+      ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "global batch size, split over a seed group's ranks")
+      ("eval-batch-size", po::value(&o.eval_batch_size)->default_value(o.eval_batch_size), "batch size of evaluation")
+      ("lr", po::value(&o.lr)->default_value(o.lr), "base learning rate (> 0)")
+      ("lr-schedule", po::value(&o.lr_schedule)->default_value(o.lr_schedule), "step, exp or mult")
+      ("lr-step", po::value(&o.lr_step)->default_value(o.lr_step), "step schedule: epochs between decays")
+      ("lr-decay", po::value(&o.lr_decay)->default_value(o.lr_decay), "decay factor; 0 = schedule default (step 0.1, exp 10^(-1/25), mult 0.95)")
+      ("momentum", po::value(&o.momentum)->default_value(o.momentum), "SGD momentum in [0, 1)")
+      ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay), "L2 weight decay (>= 0)");
+  po::options_description run("run");
+  run.add_options()
+      ("out", po::value(&o.out)->default_value(""), "run directory to create (required)")
+      ("seeds", po::value(&o.seeds_text)->default_value(o.seeds_text), "seeds to train: list and ranges, e.g. 0,1 or 0-9")
+      ("threads", po::value(&o.threads)->default_value(o.threads), "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")
+      ("resume", po::bool_switch(&o.resume), "continue an interrupted run in --out")
+      ("overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")
+      ("dry-run", po::bool_switch(&o.dry_run), "check everything, print the resolved configuration, do not train")
+      ("loss-log", po::value(&o.loss_log)->default_value(""), "write 'seed epoch step loss' per training step to this file");
+  po::options_description all;
+  all.add(model).add(data).add(optim).add(run);
+  return all;
+}
+
+std::vector<int64_t> parse_seed_list(const std::string& text) {
+  std::vector<int64_t> seeds;
+  std::stringstream stream(text);
+  std::string item;
+  const auto number = [&](const std::string& token) {
+    HPA_REQUIRE(!token.empty() && token.find_first_not_of("0123456789") == std::string::npos && token.size() < 10,
+                "--seeds " << text << ": '" << token << "' is not a non-negative integer");
+    return std::stoll(token);
+  };
+  while (std::getline(stream, item, ',')) {
+    const size_t dash = item.find('-');
+    if (dash == std::string::npos) {
+      seeds.push_back(number(item));
+    } else {
+      const int64_t first = number(item.substr(0, dash)), last = number(item.substr(dash + 1));
+      HPA_REQUIRE(first <= last && last - first < 100000, "--seeds " << text << ": bad range '" << item << "'");
+      for (int64_t seed = first; seed <= last; ++seed) seeds.push_back(seed);
+    }
+  }
+  HPA_REQUIRE(!seeds.empty(), "--seeds: the list is empty");
+  HPA_REQUIRE(std::set<int64_t>(seeds.begin(), seeds.end()).size() == seeds.size(), "--seeds " << text << ": a seed appears twice");
+  return seeds;
+}
+
+void validate(TrainOptions& o) {
+  HPA_REQUIRE(!o.out.empty(), "--out is required: the run directory to write");
+  HPA_REQUIRE(o.epochs >= 1 && o.epochs <= 100000, "--epochs must be in 1..100000, got " << o.epochs);
+  HPA_REQUIRE(o.batch_size >= 1, "--batch-size must be positive, got " << o.batch_size);
+  HPA_REQUIRE(o.eval_batch_size >= 1, "--eval-batch-size must be positive, got " << o.eval_batch_size);
+  HPA_REQUIRE(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0, got " << o.lr);
+  HPA_REQUIRE(o.lr_step >= 1, "--lr-step must be positive, got " << o.lr_step);
+  HPA_REQUIRE(o.lr_decay >= 0 && o.lr_decay <= 1, "--lr-decay must be in [0, 1], got " << o.lr_decay);
+  HPA_REQUIRE(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1), got " << o.momentum);
+  HPA_REQUIRE(o.weight_decay >= 0 && std::isfinite(o.weight_decay), "--weight-decay must be >= 0, got " << o.weight_decay);
+  HPA_REQUIRE(o.width > 0 && std::isfinite(o.width), "--width must be > 0, got " << o.width);
+  HPA_REQUIRE(o.val_fraction >= 0 && o.val_fraction < 1, "--val-fraction must be in [0, 1), got " << o.val_fraction);
+  HPA_REQUIRE(o.train_subset >= 0, "--train-subset must be >= 0, got " << o.train_subset);
+  HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
+  HPA_REQUIRE(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
+  o.seeds = parse_seed_list(o.seeds_text);
+}
+
+int resolve_threads(int64_t requested, int local_ranks) {
+  if (requested > 0) return static_cast<int>(requested);
+  if (const char* slurm = std::getenv("SLURM_CPUS_PER_TASK")) {
+    const int value = std::atoi(slurm);
+    if (value > 0) return value;
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, local_ranks));
+}
+
+}  // namespace hpa::train

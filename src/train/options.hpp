@@ -1,0 +1,55 @@
+// Every option of hpa-train with its default, in one struct, plus its Boost description and the
+// checks that turn bad values into errors naming the option.
+#pragma once
+
+#include <boost/program_options/options_description.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hpa::train {
+
+struct TrainOptions {
+  std::string arch = "lenet";
+  std::string init;  // empty: the architecture's default
+  double width = 1.0;
+  std::string dataset = "fashion-mnist";
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string out;
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  int64_t eval_batch_size = 1000;
+  double lr = 0.01;
+  std::string lr_schedule = "step";
+  int64_t lr_step = 25;
+  double lr_decay = 0.0;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  std::string seeds_text = "0";
+  int64_t threads = 0;
+  double val_fraction = 0.1;
+  bool stratified = false;
+  bool augment = true;
+  std::string normalize = "dataset";
+  int64_t train_subset = 0;
+  bool resume = false;
+  bool overwrite = false;
+  bool dry_run = false;
+  std::string loss_log;
+
+  std::vector<int64_t> seeds;  // parsed from seeds_text by validate()
+};
+
+boost::program_options::options_description describe_train_options(TrainOptions& options);
+
+// Checks every value; throws hpa::Error naming the option at fault. Fills `seeds`.
+void validate(TrainOptions& options);
+
+// "1,2,5" or "0-3" or "1,4-6" -> list; throws naming --seeds on malformed text or duplicates.
+std::vector<int64_t> parse_seed_list(const std::string& text);
+
+// --threads, else SLURM_CPUS_PER_TASK, else cores / ranks on this node (at least 1).
+int resolve_threads(int64_t requested, int local_ranks);
+
+}  // namespace hpa::train

@@ -1,0 +1,137 @@
+// Job setup around the training loop.
+#include "train/run_setup.hpp"
+
+#include "common/build_info.hpp"
+#include "common/error.hpp"
+#include "data/batches.hpp"
+#include "models/parameters.hpp"
+#include "store/run_directory.hpp"
+#include "train/trainer.hpp"
+
+#include <torch/version.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace hpa::train {
+namespace {
+
+store::RunDescription describe_run(const Job& job, const TrainOptions& options, const comm::World& world) {
+  models::ConvNet model = models::build_model(job.spec);
+  store::RunDescription run;
+  run.config_text = job.config_text;
+  run.arch = options.arch;
+  run.dataset = options.dataset;
+  run.init = models::init_scheme_name(job.init);
+  run.seeds = options.seeds;
+  run.epochs = options.epochs;
+  run.num_classes = job.spec.num_classes;
+  run.in_channels = job.spec.in_channels;
+  run.image_size = job.dataset.height();
+  run.width = job.spec.width;
+  for (const auto& [name, tensor] : models::named_parameters(*model)) run.params.push_back({name, tensor.sizes().vec()});
+  run.layers = layer_records(*model);
+  run.metrics = metric_names();
+  run.versions = {{"hpa", build_info::hpa_version}, {"torch", TORCH_VERSION}, {"mpi", world.mpi_version()},
+                  {"hdf5", store::hdf5_version()}};
+  return run;
+}
+
+// --resume must continue the same experiment: the choices that shape run.h5 have to agree.
+void check_resumable(const store::RunDescription& stored, const store::RunDescription& wanted, const std::string& out) {
+  const auto same = [&](const std::string& option, const auto& a, const auto& b) {
+    if (a != b) HPA_FAIL("--resume: " << out << " was made with a different " << option << " (see its run.h5 config)");
+  };
+  same("--arch", stored.arch, wanted.arch);
+  same("--dataset", stored.dataset, wanted.dataset);
+  same("--init", stored.init, wanted.init);
+  same("--seeds", stored.seeds, wanted.seeds);
+  same("--epochs", stored.epochs, wanted.epochs);
+  same("--width", stored.width, wanted.width);
+  same("number of classes", stored.num_classes, wanted.num_classes);
+  same("image size", stored.image_size, wanted.image_size);
+}
+
+}  // namespace
+
+void check_launch(const comm::World& world) {
+  if (const char* tasks = std::getenv("SLURM_NTASKS")) {
+    if (std::getenv("SLURM_STEP_ID") || std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK")) {
+      const int expected = std::atoi(tasks);
+      HPA_REQUIRE(expected <= 0 || expected == world.world_size(),
+                  "launched with " << world.world_size() << " MPI rank(s) but SLURM_NTASKS=" << tasks
+                                   << ": the ranks did not join one job (use srun --mpi=pmix or mpirun)");
+    }
+  }
+}
+
+Job prepare_job(const TrainOptions& options, const comm::World& world, std::string config_text) {
+  Job job;
+  job.config_text = std::move(config_text);
+  job.spec.arch = models::parse_arch(options.arch);
+  job.init = options.init.empty() ? models::default_init_scheme(job.spec.arch) : models::parse_init_scheme(options.init);
+  data::parse_normalization(options.normalize);  // fail early on a bad name
+  job.dataset = data::load_dataset(options.dataset, options.data_dir);
+  if (options.train_subset > 0) data::take_train_subset(job.dataset, options.train_subset);
+  job.spec.in_channels = job.dataset.channels();
+  job.spec.num_classes = job.dataset.num_classes;
+  job.spec.width = options.width;
+  {
+    models::ConvNet probe = models::build_model(job.spec);
+    try {
+      probe->check_input_size(job.dataset.height(), job.dataset.width());
+    } catch (const Error& error) {
+      HPA_FAIL("--arch " << options.arch << " with --dataset " << options.dataset << ": " << error.what());
+    }
+  }
+  const int num_seeds = static_cast<int>(options.seeds.size());
+  const int world_size = world.world_size();
+  // Seed groups: as many as there are seeds when the ranks divide evenly, else one rank per group.
+  job.num_groups = (world_size % num_seeds == 0) ? num_seeds : world_size;
+  if (world_size % num_seeds != 0 && num_seeds % world_size != 0 && world.is_world_root())
+    std::cerr << "hpa-train: note: " << num_seeds << " seeds on " << world_size
+              << " ranks: some seed groups train more seeds than others\n";
+
+  const bool in_use = store::run_directory_in_use(options.out);
+  HPA_REQUIRE(!in_use || options.resume || options.overwrite,
+              "--out " << options.out << " already holds a run: pass --resume to continue it or --overwrite to replace it");
+  HPA_REQUIRE(!options.resume || in_use, "--resume: " << options.out << " holds no run to continue");
+  return job;
+}
+
+void run_job(const Job& job, const TrainOptions& options, const comm::World& world) {
+  const store::RunDescription wanted = describe_run(job, options, world);
+  if (world.is_world_root()) {  // rank 0 alone touches the directory layout
+    if (options.resume) {
+      check_resumable(store::read_run(options.out), wanted, options.out);
+    } else {
+      if (options.overwrite) store::remove_run_outputs(options.out);
+      store::create_run(options.out, wanted);
+    }
+  }
+  // Every rank learns whether rank 0 succeeded before anyone writes epoch files.
+  world.world_barrier();
+
+  const comm::Group group = world.split_groups(job.num_groups);
+  std::ofstream loss_log;
+  if (!options.loss_log.empty() && world.is_world_root()) {
+    loss_log.open(options.loss_log);
+    HPA_REQUIRE(loss_log, "--loss-log " << options.loss_log << ": cannot open for writing");
+  }
+  int64_t epochs_done = 0;
+  int64_t my_seeds = 0;
+  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size(); i += static_cast<size_t>(job.num_groups)) ++my_seeds;
+  TrainContext context{options, job.dataset, group, job.spec, job.init};
+  context.log = world.is_world_root() ? &std::cout : nullptr;
+  context.loss_log = loss_log.is_open() ? &loss_log : nullptr;
+  context.total_epochs_in_job = my_seeds * options.epochs;
+  context.epochs_done_in_job = &epochs_done;
+  context.job_start_s = wall_seconds();
+  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size(); i += static_cast<size_t>(job.num_groups))
+    train_seed(context, options.seeds[i]);
+  world.world_barrier();
+}
+
+}  // namespace hpa::train

@@ -1,0 +1,33 @@
+// What hpa-train does around the training loop: launch checks, loading the data, creating or
+// reopening the run directory (refusing to clobber it), splitting ranks into seed groups, and
+// handing each group its seeds.
+#pragma once
+
+#include "comm/communicator.hpp"
+#include "data/dataset.hpp"
+#include "models/architectures.hpp"
+#include "train/options.hpp"
+
+#include <string>
+
+namespace hpa::train {
+
+struct Job {
+  data::Dataset dataset;
+  models::ModelSpec spec;
+  models::InitScheme init = models::InitScheme::paper;
+  std::string config_text;
+  int num_groups = 1;
+};
+
+// Every rank: refuses a launch whose world size differs from SLURM_NTASKS (Open MPI + srun can
+// start N singletons instead of one N-rank job).
+void check_launch(const comm::World& world);
+
+// Every rank: loads the dataset and checks that the model fits it and that --out may be used.
+Job prepare_job(const TrainOptions& options, const comm::World& world, std::string config_text);
+
+// Every rank: creates (or, with --resume, checks) the run directory and trains this rank's seeds.
+void run_job(const Job& job, const TrainOptions& options, const comm::World& world);
+
+}  // namespace hpa::train

@@ -1,0 +1,41 @@
+// Training of one seed into the run directory: epoch 0 (the init) snapshotted before any step,
+// then per epoch SGD over the group's share of each global batch, gradients summed over the group,
+// evaluation, statistics, snapshot and checkpoint. Side tasks hang off the end of each epoch.
+#pragma once
+
+#include "comm/communicator.hpp"
+#include "data/dataset.hpp"
+#include "models/architectures.hpp"
+#include "store/run_directory.hpp"
+#include "train/options.hpp"
+
+#include <fstream>
+#include <ostream>
+
+namespace hpa::train {
+
+struct TrainContext {
+  const TrainOptions& options;
+  const data::Dataset& dataset;
+  const comm::Group& group;
+  models::ModelSpec spec;
+  models::InitScheme init = models::InitScheme::paper;
+  std::ostream* log = nullptr;        // progress lines; null on ranks that stay quiet
+  std::ofstream* loss_log = nullptr;  // per-step losses; null unless --loss-log on this rank
+  int64_t total_epochs_in_job = 0;    // for the ETA across seeds
+  int64_t* epochs_done_in_job = nullptr;
+  double job_start_s = 0;
+};
+
+// The names of the metrics every epoch file holds.
+std::vector<std::string> metric_names();
+
+// The model/layers table of a model (conv layers, 1x1 skipped, paper numbering).
+std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model);
+
+// Every rank of the group: trains `seed`, continuing after the checkpoint when one exists.
+void train_seed(const TrainContext& context, int64_t seed);
+
+double wall_seconds();
+
+}  // namespace hpa::train
