@@ -6,6 +6,9 @@
 #include "models/architectures.hpp"
 #include "models/parameters.hpp"
 #include "stats/report.hpp"
+#include "stats/run_report.hpp"
+
+#include <filesystem>
 
 #include <iostream>
 
@@ -28,7 +31,7 @@ struct StatsOptions {
 po::options_description describe(StatsOptions& options) {
   po::options_description description("options");
   description.add_options()
-      ("input", po::value(&options.input), "model file: a torch.save(model.state_dict()) file or a TorchScript archive")
+      ("input", po::value(&options.input), "model file (torch.save(model.state_dict()) or TorchScript) or run directory")
       ("arch", po::value(&options.arch)->default_value(""),
        "architecture (vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet): with INPUT, check that the file "
        "fits it; without INPUT, report a random init of it")
@@ -58,13 +61,19 @@ int run(int argc, char** argv) {
   const hpa::cli::ParseResult parsed = hpa::cli::parse(argc, argv, description, positional);
   if (parsed.help_requested) {
     std::cout << hpa::cli::help_text(
-        "hpa-stats [INPUT] [--arch A] [--json FILE] [--with-linear] [options]",
+        "hpa-stats [INPUT | RUN] [--arch A] [--json FILE] [--with-linear] [options]",
         "Prints, per layer, the fraction n_l of filters whose projection statistic (cosine with the\n"
-        "all-ones direction) is <= 0, and the mean cosine (Gamba et al. 2020, section 2.3).",
+        "all-ones direction) is <= 0, and the mean cosine (Gamba et al. 2020, section 2.3).\n"
+        "INPUT: a state_dict or TorchScript file. RUN: an hpa-train run directory (n_l at epoch 0\n"
+        "and at the last complete epoch, over seeds). No INPUT with --arch: a seeded random init.",
         description);
     return 0;
   }
   HPA_REQUIRE(!options.input.empty() || !options.arch.empty(), "give a model file, or --arch for a random init (see --help)");
+  if (!options.input.empty() && std::filesystem::is_directory(options.input)) {
+    hpa::stats::report_run(std::cout, options.input, options.json_path);
+    return 0;
+  }
 
   hpa::models::ModelSpec spec;
   if (!options.arch.empty()) {

@@ -1,0 +1,75 @@
+// hpa-train option checks and the learning-rate schedules.
+#include "common/error.hpp"
+#include "train/options.hpp"
+#include "train/schedule.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+
+namespace {
+
+std::string error_of(hpa::train::TrainOptions options) {
+  try {
+    hpa::train::validate(options);
+  } catch (const hpa::Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+hpa::train::TrainOptions valid() {
+  hpa::train::TrainOptions options;
+  options.out = "/tmp/run";
+  return options;
+}
+
+TEST(TrainOptions, BadValuesNameTheirOption) {
+  auto o = valid();
+  EXPECT_EQ(error_of(o), "");
+  o = valid(); o.out = "";            EXPECT_NE(error_of(o).find("--out"), std::string::npos);
+  o = valid(); o.epochs = -1;         EXPECT_NE(error_of(o).find("--epochs"), std::string::npos);
+  o = valid(); o.lr = 0;              EXPECT_NE(error_of(o).find("--lr"), std::string::npos);
+  o = valid(); o.lr = -0.1;           EXPECT_NE(error_of(o).find("--lr"), std::string::npos);
+  o = valid(); o.width = 0;           EXPECT_NE(error_of(o).find("--width"), std::string::npos);
+  o = valid(); o.batch_size = 0;      EXPECT_NE(error_of(o).find("--batch-size"), std::string::npos);
+  o = valid(); o.momentum = 1;        EXPECT_NE(error_of(o).find("--momentum"), std::string::npos);
+  o = valid(); o.val_fraction = 1;    EXPECT_NE(error_of(o).find("--val-fraction"), std::string::npos);
+  o = valid(); o.seeds_text = "";     EXPECT_NE(error_of(o).find("--seeds"), std::string::npos);
+  o = valid(); o.resume = o.overwrite = true; EXPECT_NE(error_of(o).find("--resume"), std::string::npos);
+}
+
+TEST(TrainOptions, SeedLists) {
+  EXPECT_EQ(hpa::train::parse_seed_list("3"), (std::vector<int64_t>{3}));
+  EXPECT_EQ(hpa::train::parse_seed_list("0,2-4,9"), (std::vector<int64_t>{0, 2, 3, 4, 9}));
+  for (const char* bad : {"", ",", "1,,2", "a", "-1", "3-1", "1,1", "1.5", "2-"})
+    EXPECT_THROW(hpa::train::parse_seed_list(bad), hpa::Error) << bad;
+}
+
+TEST(TrainOptions, ThreadsFromOptionSlurmOrCores) {
+  EXPECT_EQ(hpa::train::resolve_threads(3, 1), 3);
+  setenv("SLURM_CPUS_PER_TASK", "5", 1);
+  EXPECT_EQ(hpa::train::resolve_threads(0, 2), 5);
+  unsetenv("SLURM_CPUS_PER_TASK");
+  EXPECT_GE(hpa::train::resolve_threads(0, 1000), 1);
+}
+
+TEST(Schedule, PaperSchedules) {
+  hpa::train::Schedule step;
+  step.base_lr = 0.01;
+  EXPECT_DOUBLE_EQ(step.lr_at(1), 0.01);
+  EXPECT_DOUBLE_EQ(step.lr_at(25), 0.01);
+  EXPECT_NEAR(step.lr_at(26), 0.001, 1e-15);
+  EXPECT_NEAR(step.lr_at(51), 0.0001, 1e-15);
+  hpa::train::Schedule exp = step;
+  exp.kind = hpa::train::ScheduleKind::exp;
+  EXPECT_NEAR(exp.lr_at(26), 0.001, 1e-15);  // 10^(-1/25) per epoch: a factor 10 per 25 epochs
+  EXPECT_NEAR(exp.lr_at(2), 0.01 * std::pow(10.0, -0.04), 1e-15);
+  hpa::train::Schedule mult = step;
+  mult.kind = hpa::train::ScheduleKind::mult;
+  EXPECT_NEAR(mult.lr_at(3), 0.01 * 0.95 * 0.95, 1e-15);
+  EXPECT_THROW(hpa::train::parse_schedule("cosine"), hpa::Error);
+}
+
+}  // namespace
