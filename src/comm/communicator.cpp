@@ -122,6 +122,16 @@ bool World::world_all(bool value) const {
 
 void World::world_barrier() const { HPA_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
 
+int64_t World::world_broadcast(int64_t value, int root) const {
+  HPA_MPI_CHECK(MPI_Bcast(&value, 1, MPI_INT64_T, root, MPI_COMM_WORLD));
+  return value;
+}
+
+const void* World::native_handle() const {
+  static const MPI_Comm world = MPI_COMM_WORLD;
+  return &world;
+}
+
 std::string World::mpi_version() const {
   char version[MPI_MAX_LIBRARY_VERSION_STRING];
   int length = 0;

@@ -58,7 +58,11 @@ class World {
   // Every rank: logical AND of `value` across the world (collective error agreement).
   bool world_all(bool value) const;
   void world_barrier() const;
+  // Every rank: rank `root`'s value.
+  int64_t world_broadcast(int64_t value, int root) const;
   std::string mpi_version() const;
+  // Opaque handle for the storage layer's MPI-IO driver (points to MPI_COMM_WORLD).
+  const void* native_handle() const;
 
   // Ends every rank of the job now (MPI_Abort); used by mains on an error.
   [[noreturn]] static void abort_world(int code);

@@ -68,6 +68,14 @@ void take_train_subset(Dataset& dataset, int64_t count) {
   dataset.train.labels = dataset.train.labels.narrow(0, 0, count).contiguous();
 }
 
+void take_test_subset(Dataset& dataset, int64_t count) {
+  HPA_REQUIRE(count > 0, "--test-subset must be positive, got " << count);
+  HPA_REQUIRE(count <= dataset.test.size(),
+              "--test-subset " << count << " is larger than the test set (" << dataset.test.size() << ")");
+  dataset.test.images = dataset.test.images.narrow(0, 0, count).contiguous();
+  dataset.test.labels = dataset.test.labels.narrow(0, 0, count).contiguous();
+}
+
 Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bool stratified, int64_t num_classes) {
   HPA_REQUIRE(fraction >= 0.0 && fraction < 1.0, "--val-fraction must be in [0, 1), got " << fraction);
   const int64_t total = train.size();

@@ -35,6 +35,8 @@ Dataset load_idx_dataset(const std::string& name, const std::string& dir);
 
 // Keeps the first `count` training samples (a deterministic subset for quick runs and tests).
 void take_train_subset(Dataset& dataset, int64_t count);
+// Keeps the first `count` test samples.
+void take_test_subset(Dataset& dataset, int64_t count);
 
 struct Split {
   ImageSet train;

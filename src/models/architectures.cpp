@@ -99,6 +99,7 @@ ConvNet build_model(const ModelSpec& spec) {
   HPA_REQUIRE(spec.in_channels > 0, "input channels must be positive, got " << spec.in_channels);
   HPA_REQUIRE(spec.num_classes > 0, "class count must be positive, got " << spec.num_classes);
   HPA_REQUIRE(spec.width > 0 && std::isfinite(spec.width), "width multiplier must be > 0, got " << spec.width);
+  HPA_REQUIRE(spec.dropout >= 0 && spec.dropout < 1, "dropout must be in [0, 1), got " << spec.dropout);
   switch (spec.arch) {
     case Arch::vgg11: return build_vgg(11, spec);
     case Arch::vgg13: return build_vgg(13, spec);

@@ -23,7 +23,8 @@ struct ModelSpec {
   Arch arch = Arch::lenet;
   int64_t in_channels = 3;
   int64_t num_classes = 1000;
-  double width = 1.0;  // multiplies every conv and hidden linear width (tests use < 1)
+  double width = 1.0;    // multiplies every conv and hidden linear width (tests use < 1)
+  double dropout = 0.5;  // probability of the classifier's dropout layers (0 disables them)
 };
 
 Arch parse_arch(const std::string& name);  // throws hpa::Error listing the valid names

@@ -29,8 +29,8 @@ ConvNet build_lenet(const ModelSpec& spec) {
   }
   const int64_t hidden1 = scale_width(120, spec.width), hidden2 = scale_width(84, spec.width);
   nn::Sequential classifier(
-      nn::Linear(channels * 3 * 3, hidden1), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(0.5),
-      nn::Linear(hidden1, hidden2), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(0.5),
+      nn::Linear(channels * 3 * 3, hidden1), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
+      nn::Linear(hidden1, hidden2), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
       nn::Linear(hidden2, spec.num_classes));
   return ConvNet(features, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({3, 3})), classifier,
                  std::move(spatial_ops));

@@ -47,8 +47,8 @@ ConvNet build_vgg(int depth, const ModelSpec& spec) {
   }
   const int64_t hidden = scale_width(4096, spec.width);
   nn::Sequential classifier(
-      nn::Linear(channels * 7 * 7, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(0.5),
-      nn::Linear(hidden, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(0.5),
+      nn::Linear(channels * 7 * 7, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
+      nn::Linear(hidden, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
       nn::Linear(hidden, spec.num_classes));
   return ConvNet(features, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})), classifier,
                  std::move(spatial_ops));

@@ -26,7 +26,8 @@ void fsync_path(const std::string& path, int flags) {
 }  // namespace
 
 std::string temporary_path_for(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid());
+  // The same name on every rank of a parallel writer; one writer group per file, so no clash.
+  return path + ".tmp";
 }
 
 void commit_file(const std::string& temporary, const std::string& path) {

@@ -5,6 +5,7 @@
 
 namespace hpa::store {
 
+// `path`.tmp: one writer (group) per file, the same name on every rank of it.
 std::string temporary_path_for(const std::string& path);
 // fsyncs `temporary`, renames it to `path`, fsyncs the parent directory.
 void commit_file(const std::string& temporary, const std::string& path);

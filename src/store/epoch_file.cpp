@@ -14,11 +14,13 @@ std::vector<std::string> list_group(hid_t file, const std::string& group_path, c
 
 namespace {
 
-void write_tensors(hid_t file, const std::string& group, const NamedTensors& tensors) {
-  for (const auto& [name, tensor] : tensors) {
-    const at::Tensor values = tensor.detach().to(at::kCPU, at::kFloat).contiguous();
+// Every rank creates every dataset (HDF5 metadata is collective); rank r writes tensors r, r+size, ...
+void write_tensors(hid_t file, const std::string& group, const NamedTensors& tensors, const FileComm& comm = {}) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const at::Tensor values = tensors[i].second.detach().to(at::kCPU, at::kFloat).contiguous();
     const auto sizes = values.sizes();
-    h5::write_floats(file, group + "/" + name, values.data_ptr<float>(), {sizes.begin(), sizes.end()});
+    const bool mine = static_cast<int>(i % static_cast<size_t>(comm.size)) == comm.rank;
+    h5::write_floats(file, group + "/" + tensors[i].first, values.data_ptr<float>(), {sizes.begin(), sizes.end()}, mine);
   }
 }
 
@@ -37,31 +39,34 @@ NamedTensors read_tensors(hid_t file, const std::string& group, const std::strin
 
 }  // namespace
 
-void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot) {
+void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot, const FileComm& comm) {
   const std::string path = epoch_file_path(run_dir, snapshot.seed, snapshot.epoch);
   const std::string temporary = temporary_path_for(path);
+  const bool is_root = comm.rank == 0;
   {
-    h5::Handle file = h5::create_file(temporary);
+    h5::Handle fapl = h5::file_access(comm.comm);
+    h5::Handle file = h5::create_file(temporary, fapl.get());
     const hid_t root = file.get();
     h5::write_attr_int(root, "schema_version", kSchemaVersion);
     h5::write_attr_int(root, "seed", snapshot.seed);
     h5::write_attr_int(root, "epoch", snapshot.epoch);
-    write_tensors(root, "params", snapshot.params);
-    for (const auto& [name, value] : snapshot.metrics) h5::write_doubles(root, "metrics/" + name, {value}, {1});
+    write_tensors(root, "params", snapshot.params, comm);
+    for (const auto& [name, value] : snapshot.metrics) h5::write_doubles(root, "metrics/" + name, {value}, {1}, is_root);
     const hsize_t num_layers = snapshot.neg_fraction.size();
     HPA_INTERNAL_CHECK(snapshot.layer_names.size() == snapshot.cosines.size(), "one name per layer");
     for (size_t l = 0; l < snapshot.cosines.size(); ++l) {
       const at::Tensor cosines = snapshot.cosines[l].to(at::kDouble).contiguous();
       const double* data = cosines.data_ptr<double>();
       h5::write_doubles(root, "stats/cosines/" + snapshot.layer_names[l],
-                        std::vector<double>(data, data + cosines.numel()), {static_cast<hsize_t>(cosines.numel())});
+                        std::vector<double>(data, data + cosines.numel()), {static_cast<hsize_t>(cosines.numel())},
+                        is_root);
     }
-    h5::write_doubles(root, "stats/neg_fraction", snapshot.neg_fraction, {num_layers});
-    h5::write_doubles(root, "stats/dist_l2", snapshot.dist_l2, {num_layers});
-    h5::write_doubles(root, "stats/dist_linf", snapshot.dist_linf, {num_layers});
-    file.close_checked(temporary);
+    h5::write_doubles(root, "stats/neg_fraction", snapshot.neg_fraction, {num_layers}, is_root);
+    h5::write_doubles(root, "stats/dist_l2", snapshot.dist_l2, {num_layers}, is_root);
+    h5::write_doubles(root, "stats/dist_linf", snapshot.dist_linf, {num_layers}, is_root);
+    file.close_checked(temporary);  // collective: every rank's share is in the file after this
   }
-  commit_file(temporary, path);
+  if (is_root) commit_file(temporary, path);
 }
 
 NamedTensors read_epoch_params(const std::string& path) {

@@ -95,16 +95,17 @@ bool exists(hid_t loc, const std::string& path) {
 }
 
 void write_doubles(hid_t loc, const std::string& name, const std::vector<double>& values,
-                   const std::vector<hsize_t>& dims) {
+                   const std::vector<hsize_t>& dims, bool write_data) {
   Handle space = make_space(dims);
   Handle dataset = create_dataset(loc, name, H5T_IEEE_F64LE, space.get());
-  HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), name);
+  if (write_data) HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), name);
 }
 
-void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims) {
+void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
+                  bool write_data) {
   Handle space = make_space(dims);
   Handle dataset = create_dataset(loc, name, H5T_IEEE_F32LE, space.get());
-  HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), name);
+  if (write_data) HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), name);
 }
 
 std::vector<hsize_t> dataset_dims(hid_t dataset) {
@@ -177,6 +178,13 @@ std::vector<int64_t> read_attr_ints(hid_t loc, const std::string& name, const st
   std::vector<int64_t> values(static_cast<size_t>(std::max<hssize_t>(count, 0)));
   if (!values.empty()) HPA_H5_CHECK(H5Aread(attr.get(), H5T_NATIVE_INT64, values.data()), file_for_errors);
   return values;
+}
+
+Handle file_access(const void* comm) {
+  Handle fapl = make_plist(H5P_FILE_ACCESS);
+  // hdf5.h of a parallel build brings MPI's types; the communicator itself comes from src/comm.
+  if (comm) HPA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(comm), MPI_INFO_NULL), "MPI-IO driver");
+  return fapl;
 }
 
 std::string library_version() {

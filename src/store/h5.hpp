@@ -63,9 +63,13 @@ Handle create_dataset(hid_t loc, const std::string& name, hid_t type, hid_t spac
 Handle open_dataset(hid_t loc, const std::string& name, const std::string& file_for_errors);
 bool exists(hid_t loc, const std::string& path);  // every link on the path, no error stack
 
+// Create the dataset (collective under MPI-IO: every rank calls) and, when `write_data`, write it.
 void write_doubles(hid_t loc, const std::string& name, const std::vector<double>& values,
-                   const std::vector<hsize_t>& dims);
-void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims);
+                   const std::vector<hsize_t>& dims, bool write_data = true);
+void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
+                  bool write_data = true);
+// A file access property list for the MPI-IO driver on `comm` (an MPI_Comm*), or the default.
+Handle file_access(const void* comm);
 std::vector<hsize_t> dataset_dims(hid_t dataset);
 
 void write_attr_string(hid_t loc, const std::string& name, const std::string& value);

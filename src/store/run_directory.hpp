@@ -42,6 +42,7 @@ struct RunDescription {
   std::vector<LayerRecord> layers;
   std::vector<std::string> metrics;
   std::map<std::string, std::string> versions;  // hpa, torch, mpi, hdf5
+  std::string created;                          // UTC, ISO 8601; the same on every rank
 };
 
 // One epoch of one seed: what goes into seed_<s>/epoch_<eeee>.h5.
@@ -61,6 +62,14 @@ struct Checkpoint {
   NamedTensors momenta;
 };
 
+// Who writes a file together: one rank (comm == nullptr, the serial driver), or every rank of an
+// MPI communicator through the MPI-IO driver, each writing a share of the datasets.
+struct FileComm {
+  const void* comm = nullptr;  // points to an MPI_Comm (comm::Group/World::native_handle)
+  int rank = 0;
+  int size = 1;
+};
+
 std::string run_file_path(const std::string& run_dir);
 std::string seed_dir(const std::string& run_dir, int64_t seed);
 std::string epoch_file_path(const std::string& run_dir, int64_t seed, int64_t epoch);
@@ -71,12 +80,17 @@ bool run_directory_in_use(const std::string& run_dir);
 // Deletes what hpa writes in `run_dir` (run.h5, reinit.h5, seed_*/), nothing else.
 void remove_run_outputs(const std::string& run_dir);
 
-// Creates the directory, the seed folders and run.h5 (atomically).
-void create_run(const std::string& run_dir, const RunDescription& description);
+// Deletes temporaries a killed writer left behind (`*.tmp.<pid>` next to run files).
+void remove_stale_temporaries(const std::string& run_dir);
+// Creates the directory and the seed folders (one rank only).
+void create_run_folders(const std::string& run_dir, const RunDescription& description);
+// Creates run.h5 atomically; every rank of `comm` calls it (the folders must exist).
+void create_run(const std::string& run_dir, const RunDescription& description, const FileComm& comm = {});
 // Reads run.h5's description; throws hpa::Error if it is missing or of another schema version.
 RunDescription read_run(const std::string& run_dir);
 
-void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot);
+// Every rank of `comm` calls it with the same snapshot; rank 0 renames the finished file.
+void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot, const FileComm& comm = {});
 // The parameters stored in an epoch file, in the file's order (sorted by name).
 NamedTensors read_epoch_params(const std::string& path);
 bool epoch_file_exists(const std::string& run_dir, int64_t seed, int64_t epoch);

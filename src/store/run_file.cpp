@@ -159,13 +159,26 @@ void remove_run_outputs(const std::string& run_dir) {
   }
 }
 
-void create_run(const std::string& run_dir, const RunDescription& run) {
+void remove_stale_temporaries(const std::string& run_dir) {
+  if (!fs::exists(run_dir)) return;
+  for (const auto& entry : fs::recursive_directory_iterator(run_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.size() > 7 && name.compare(name.size() - 7, 7, ".h5.tmp") == 0)
+      fs::remove(entry.path());
+  }
+}
+
+void create_run_folders(const std::string& run_dir, const RunDescription& run) {
   fs::create_directories(run_dir);
   for (int64_t seed : run.seeds) fs::create_directories(seed_dir(run_dir, seed));
+}
+
+void create_run(const std::string& run_dir, const RunDescription& run, const FileComm& comm) {
   const std::string path = run_file_path(run_dir);
   const std::string temporary = temporary_path_for(path);
   {
-    h5::Handle file = h5::create_file(temporary);
+    h5::Handle fapl = h5::file_access(comm.comm);
+    h5::Handle file = h5::create_file(temporary, fapl.get());
     const hid_t root = file.get();
     h5::write_attr_int(root, "schema_version", kSchemaVersion);
     for (const auto& [name, version] : run.versions) h5::write_attr_string(root, name + "_version", version);
@@ -179,7 +192,7 @@ void create_run(const std::string& run_dir, const RunDescription& run) {
     h5::write_attr_int(root, "in_channels", run.in_channels);
     h5::write_attr_int(root, "image_size", run.image_size);
     h5::write_attr_double(root, "width", run.width);
-    h5::write_attr_string(root, "created", now_iso8601());
+    h5::write_attr_string(root, "created", run.created.empty() ? now_iso8601() : run.created);
     write_layers(root, run.layers);
     for (const ParamShape& param : run.params)
       create_virtual(root, "params/" + param.name, H5T_IEEE_F32LE, run, to_hsize(param.shape), to_hsize(param.shape));
@@ -194,7 +207,7 @@ void create_run(const std::string& run_dir, const RunDescription& run) {
       create_virtual(root, name, H5T_IEEE_F64LE, run, per_layer, per_layer);
     file.close_checked(temporary);
   }
-  commit_file(temporary, path);
+  if (comm.rank == 0) commit_file(temporary, path);
 }
 
 RunDescription read_run(const std::string& run_dir) {

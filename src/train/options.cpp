@@ -21,7 +21,8 @@ po::options_description describe_train_options(TrainOptions& o) {
   model.add_options()
       ("arch", po::value(&o.arch)->default_value(o.arch), "vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet")
       ("init", po::value(&o.init)->default_value(""), "paper, torchvision or normal-0.01 (default: paper; vgg19_orig: normal-0.01)")
-      ("width", po::value(&o.width)->default_value(o.width), "channel width multiplier (> 0)");
+      ("width", po::value(&o.width)->default_value(o.width), "channel width multiplier (> 0)")
+      ("dropout", po::value(&o.dropout)->default_value(o.dropout), "dropout probability of the classifier, in [0, 1)");
   po::options_description data("data");
   data.add_options()
       ("dataset", po::value(&o.dataset)->default_value(o.dataset), "mnist or fashion-mnist")
@@ -30,7 +31,8 @@ po::options_description describe_train_options(TrainOptions& o) {
       ("stratified", po::value(&o.stratified)->default_value(o.stratified), "hold out the same share of every class")
       ("augment", po::value(&o.augment)->default_value(o.augment), "random shift of up to 4 pixels and horizontal flip")
       ("normalize", po::value(&o.normalize)->default_value(o.normalize), "dataset (train mean/std), unit ([0,1]) or symmetric ([-1,1])")
-      ("train-subset", po::value(&o.train_subset)->default_value(o.train_subset), "use only the first N training samples (0: all)");
+      ("train-subset", po::value(&o.train_subset)->default_value(o.train_subset), "use only the first N training samples (0: all)")
+      ("test-subset", po::value(&o.test_subset)->default_value(o.test_subset), "use only the first N test samples (0: all)");
   po::options_description optim("optimization");
   optim.add_options()
       ("epochs", po::value(&o.epochs)->default_value(o.epochs), "training epochs (epoch 0 is the init)")
@@ -46,6 +48,11 @@ po::options_description describe_train_options(TrainOptions& o) {
   run.add_options()
       ("out", po::value(&o.out)->default_value(""), "run directory to create (required)")
       ("seeds", po::value(&o.seeds_text)->default_value(o.seeds_text), "seeds to train: list and ranges, e.g. 0,1 or 0-9")
+      ("ranks-per-seed", po::value(&o.ranks_per_seed)->default_value(o.ranks_per_seed),
+       "ranks that train one seed together (0: world size / number of seeds, at least 1)")
+      ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb), "gradient allreduce bucket size in MiB (the first bucket is 1 MiB)")
+      ("overlap", po::value(&o.overlap)->default_value(o.overlap),
+       "launch each bucket's allreduce from backward hooks as gradients become ready (false: one allreduce after backward)")
       ("threads", po::value(&o.threads)->default_value(o.threads), "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")
       ("resume", po::bool_switch(&o.resume), "continue an interrupted run in --out")
       ("overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")
@@ -93,6 +100,10 @@ void validate(TrainOptions& o) {
   HPA_REQUIRE(o.width > 0 && std::isfinite(o.width), "--width must be > 0, got " << o.width);
   HPA_REQUIRE(o.val_fraction >= 0 && o.val_fraction < 1, "--val-fraction must be in [0, 1), got " << o.val_fraction);
   HPA_REQUIRE(o.train_subset >= 0, "--train-subset must be >= 0, got " << o.train_subset);
+  HPA_REQUIRE(o.test_subset >= 0, "--test-subset must be >= 0, got " << o.test_subset);
+  HPA_REQUIRE(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1), got " << o.dropout);
+  HPA_REQUIRE(o.ranks_per_seed >= 0, "--ranks-per-seed must be >= 0, got " << o.ranks_per_seed);
+  HPA_REQUIRE(o.bucket_mb > 0 && o.bucket_mb <= 1024, "--bucket-mb must be in (0, 1024], got " << o.bucket_mb);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   HPA_REQUIRE(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
   o.seeds = parse_seed_list(o.seeds_text);

@@ -14,6 +14,7 @@ struct TrainOptions {
   std::string arch = "lenet";
   std::string init;  // empty: the architecture's default
   double width = 1.0;
+  double dropout = 0.5;
   std::string dataset = "fashion-mnist";
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string out;
@@ -33,6 +34,10 @@ struct TrainOptions {
   bool augment = true;
   std::string normalize = "dataset";
   int64_t train_subset = 0;
+  int64_t test_subset = 0;
+  int64_t ranks_per_seed = 0;
+  double bucket_mb = 25.0;
+  bool overlap = true;
   bool resume = false;
   bool overwrite = false;
   bool dry_run = false;

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -75,9 +76,11 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   data::parse_normalization(options.normalize);  // fail early on a bad name
   job.dataset = data::load_dataset(options.dataset, options.data_dir);
   if (options.train_subset > 0) data::take_train_subset(job.dataset, options.train_subset);
+  if (options.test_subset > 0) data::take_test_subset(job.dataset, options.test_subset);
   job.spec.in_channels = job.dataset.channels();
   job.spec.num_classes = job.dataset.num_classes;
   job.spec.width = options.width;
+  job.spec.dropout = options.dropout;
   {
     models::ConvNet probe = models::build_model(job.spec);
     try {
@@ -88,11 +91,21 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   }
   const int num_seeds = static_cast<int>(options.seeds.size());
   const int world_size = world.world_size();
-  // Seed groups: as many as there are seeds when the ranks divide evenly, else one rank per group.
-  job.num_groups = (world_size % num_seeds == 0) ? num_seeds : world_size;
-  if (world_size % num_seeds != 0 && num_seeds % world_size != 0 && world.is_world_root())
-    std::cerr << "hpa-train: note: " << num_seeds << " seeds on " << world_size
-              << " ranks: some seed groups train more seeds than others\n";
+  // Seed groups: --ranks-per-seed, else as many ranks per seed as divide evenly (at least one).
+  int ranks_per_seed = static_cast<int>(options.ranks_per_seed);
+  if (ranks_per_seed == 0) {
+    ranks_per_seed = std::max(1, world_size / num_seeds);
+    while (world_size % ranks_per_seed != 0) --ranks_per_seed;
+  }
+  HPA_REQUIRE(world_size % ranks_per_seed == 0,
+              "--ranks-per-seed " << ranks_per_seed << " does not divide the " << world_size << " ranks of the job");
+  job.num_groups = world_size / ranks_per_seed;
+  HPA_REQUIRE(job.num_groups <= num_seeds, "--ranks-per-seed " << ranks_per_seed << " on " << world_size << " ranks makes "
+                                                              << job.num_groups << " seed groups for " << num_seeds
+                                                              << " seed(s): some ranks would idle");
+  if (num_seeds % job.num_groups != 0 && world.is_world_root())
+    std::cerr << "hpa-train: note: " << num_seeds << " seeds over " << job.num_groups
+              << " seed groups: some groups train more seeds than others\n";
 
   const bool in_use = store::run_directory_in_use(options.out);
   HPA_REQUIRE(!in_use || options.resume || options.overwrite,
@@ -102,17 +115,27 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
 }
 
 void run_job(const Job& job, const TrainOptions& options, const comm::World& world) {
-  const store::RunDescription wanted = describe_run(job, options, world);
+  store::RunDescription wanted = describe_run(job, options, world);
+  const std::time_t created = static_cast<std::time_t>(world.world_broadcast(std::time(nullptr), /*root=*/0));
+  char created_text[32];
+  std::strftime(created_text, sizeof created_text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&created));
+  wanted.created = created_text;
   if (world.is_world_root()) {  // rank 0 alone touches the directory layout
     if (options.resume) {
       check_resumable(store::read_run(options.out), wanted, options.out);
+      store::remove_stale_temporaries(options.out);
     } else {
       if (options.overwrite) store::remove_run_outputs(options.out);
-      store::create_run(options.out, wanted);
+      store::create_run_folders(options.out, wanted);
     }
   }
-  // Every rank learns whether rank 0 succeeded before anyone writes epoch files.
-  world.world_barrier();
+  world.world_barrier();  // the folders exist (or rank 0 has aborted the job)
+  if (!options.resume) {  // run.h5, created collectively by every rank
+    store::FileComm file_comm;
+    if (world.world_size() > 1) file_comm = {world.native_handle(), world.world_rank(), world.world_size()};
+    store::create_run(options.out, wanted, file_comm);
+  }
+  world.world_barrier();  // run.h5 is in place before any epoch file is written
 
   const comm::Group group = world.split_groups(job.num_groups);
   std::ofstream loss_log;
@@ -126,7 +149,8 @@ void run_job(const Job& job, const TrainOptions& options, const comm::World& wor
   TrainContext context{options, job.dataset, group, job.spec, job.init};
   context.log = world.is_world_root() ? &std::cout : nullptr;
   context.loss_log = loss_log.is_open() ? &loss_log : nullptr;
-  context.total_epochs_in_job = my_seeds * options.epochs;
+  int64_t epochs_left = my_seeds * options.epochs;
+  context.epochs_left_in_job = &epochs_left;
   context.epochs_done_in_job = &epochs_done;
   context.job_start_s = wall_seconds();
   for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size(); i += static_cast<size_t>(job.num_groups))

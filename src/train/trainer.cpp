@@ -1,6 +1,7 @@
 // The training loop of one seed; see trainer.hpp.
 #include "train/trainer.hpp"
 
+#include "comm/gradient_reducer.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
 #include "data/keyed_random.hpp"
@@ -32,27 +33,6 @@ std::string format_duration(double seconds) {
   else if (total >= 60) out << total / 60 << "m" << std::setw(2) << std::setfill('0') << total % 60 << "s";
   else out << total << "s";
   return out.str();
-}
-
-// Gradients (and two extra scalars riding along) summed over the group in one allreduce.
-// Replaced by bucketed, overlapped reduction for data parallelism at scale (comm/ layer).
-void allreduce_gradients(std::vector<at::Tensor>& params, double& loss_sum, double& correct, const comm::Group& group) {
-  if (group.group_size() == 1) return;
-  std::vector<at::Tensor> pieces;
-  for (at::Tensor& param : params) {
-    if (!param.grad().defined()) param.mutable_grad() = at::zeros_like(param);
-    pieces.push_back(param.grad().reshape({-1}));
-  }
-  pieces.push_back(at::tensor({static_cast<float>(loss_sum), static_cast<float>(correct)}));
-  at::Tensor flat = at::cat(pieces);
-  group.group_allreduce_sum(flat);  // all ranks of the group
-  int64_t offset = 0;
-  for (at::Tensor& param : params) {
-    param.mutable_grad().copy_(flat.narrow(0, offset, param.numel()).view_as(param));
-    offset += param.numel();
-  }
-  loss_sum = flat[offset].item<double>();
-  correct = flat[offset + 1].item<double>();
 }
 
 struct LayerStatsSet {
@@ -138,7 +118,10 @@ void train_seed(const TrainContext& context, int64_t seed) {
   const std::vector<store::LayerRecord> layers = layer_records(*model);
   std::vector<std::pair<std::string, at::Tensor>> trainable;
   for (const auto& item : model->named_parameters()) trainable.emplace_back(item.key(), item.value());
-  std::vector<at::Tensor> params = model->parameters();
+  comm::ReducerOptions reducer_options;
+  reducer_options.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
+  reducer_options.overlap = options.overlap;
+  comm::GradientReducer reducer(group, model->parameters(), reducer_options);
   Sgd sgd(trainable, options.momentum, options.weight_decay);
   Schedule schedule;
   schedule.kind = parse_schedule(options.lr_schedule);
@@ -155,14 +138,18 @@ void train_seed(const TrainContext& context, int64_t seed) {
     sgd.load_momenta(checkpoint.momenta, source);
     init_params = store::read_epoch_params(store::epoch_file_path(run_dir, seed, 0));
     first_epoch = checkpoint.epoch + 1;
+    if (context.epochs_left_in_job) *context.epochs_left_in_job -= checkpoint.epoch;
     if (context.log)
       *context.log << "seed " << seed << ": resuming after epoch " << checkpoint.epoch << " from " << source << "\n";
   } else {
     init_params = cloned_parameters(*model);
   }
 
+  // Every rank of the group writes its share of the epoch file through MPI-IO (all hold the same
+  // weights); the group root renames it into place and writes the checkpoint.
+  store::FileComm file_comm;
+  if (group.group_size() > 1) file_comm = {group.native_handle(), group.group_rank(), group.group_size()};
   const auto write_epoch = [&](int64_t epoch, std::map<std::string, double> metrics, const LayerStatsSet& stats) {
-    if (!group.is_group_root()) return;  // one writer per group; every rank holds the same weights
     store::EpochSnapshot snapshot;
     snapshot.seed = seed;
     snapshot.epoch = epoch;
@@ -173,7 +160,8 @@ void train_seed(const TrainContext& context, int64_t seed) {
     snapshot.neg_fraction = stats.neg_fraction;
     snapshot.dist_l2 = stats.dist_l2;
     snapshot.dist_linf = stats.dist_linf;
-    store::write_epoch_file(run_dir, snapshot);
+    store::write_epoch_file(run_dir, snapshot, file_comm);
+    if (!group.is_group_root()) return;
     store::Checkpoint state{seed, epoch, snapshot.params, sgd.momenta()};
     store::write_checkpoint(run_dir, state);
   };
@@ -223,8 +211,11 @@ void train_seed(const TrainContext& context, int64_t seed) {
         num_batches);
     double epoch_loss_sum = 0, epoch_correct = 0, last_progress = epoch_start;
     data::Batch batch;
+    const double exposed_before = reducer.exposed_seconds();
+    int64_t num_steps = 0;
     for (int64_t step = 0; prefetcher.next(batch); ++step) {
       sgd.zero_grad();
+      reducer.begin_step();
       double loss_sum = 0, correct = 0;
       if (batch.labels.numel() > 0) {
         const at::Tensor logits = model->forward(batch.images);
@@ -236,8 +227,12 @@ void train_seed(const TrainContext& context, int64_t seed) {
         loss_sum = summed.item<double>();
         correct = logits.argmax(1).eq(batch.labels).sum().item<double>();
       }
-      allreduce_gradients(params, loss_sum, correct, group);
+      std::vector<double> sums = {loss_sum, correct};
+      reducer.finish_step(sums);  // all ranks of the group
+      loss_sum = sums[0];
+      correct = sums[1];
       sgd.step(lr);
+      ++num_steps;
       epoch_loss_sum += loss_sum;
       epoch_correct += correct;
       if (context.loss_log)
@@ -252,9 +247,11 @@ void train_seed(const TrainContext& context, int64_t seed) {
       }
     }
     const double train_s = wall_seconds() - epoch_start;
+    const double exposed_per_step_s = (reducer.exposed_seconds() - exposed_before) / std::max<int64_t>(1, num_steps);
     const EvalResult val = split.validation.size() ? evaluate(*model, val_set, group, options.eval_batch_size) : EvalResult{nan, nan, 0};
     const bool last = epoch == options.epochs;
     const EvalResult test = last ? evaluate(*model, test_set, group, options.eval_batch_size) : EvalResult{nan, nan, 0};
+    const double snapshot_start = wall_seconds();
     const LayerStatsSet stats = compute_stats(*model, layers, init_params);
     const double epoch_s = wall_seconds() - epoch_start;
     const double images_per_s = static_cast<double>(num_train) / train_s;
@@ -265,11 +262,13 @@ void train_seed(const TrainContext& context, int64_t seed) {
                  {"images_per_second", images_per_s}},
                 stats);
     group.group_barrier();  // the epoch file is in place before any rank moves on
+    const double snapshot_s = wall_seconds() - snapshot_start;
     if (context.epochs_done_in_job) ++*context.epochs_done_in_job;
     if (context.log) {
       const double elapsed = wall_seconds() - context.job_start_s;
       const int64_t done = context.epochs_done_in_job ? *context.epochs_done_in_job : 1;
-      const double eta = elapsed / static_cast<double>(done) * static_cast<double>(context.total_epochs_in_job - done);
+      const int64_t left = context.epochs_left_in_job ? *context.epochs_left_in_job - done : 0;
+      const double eta = elapsed / static_cast<double>(done) * static_cast<double>(left);
       std::ostringstream line;
       line << "seed " << seed << " epoch " << epoch << "/" << options.epochs << std::fixed << std::setprecision(4)
            << " | train loss " << epoch_loss_sum / num_train << " acc " << std::setprecision(2)
@@ -277,7 +276,13 @@ void train_seed(const TrainContext& context, int64_t seed) {
            << std::setprecision(2) << 100 * val.accuracy << "%";
       if (last) line << " | test acc " << 100 * test.accuracy << "%";
       line << " | lr " << std::setprecision(5) << lr << " | " << std::setprecision(0) << images_per_s << " img/s | "
-           << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta) << " | " << n_l_text(stats);
+           << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
+      if (group.group_size() > 1)
+        line << " | allreduce exposed " << std::setprecision(2) << 1e3 * exposed_per_step_s << " ms/step ("
+             << std::setprecision(1) << 100 * exposed_per_step_s * num_steps / train_s << "%)";
+      line << " | snapshot "
+           << std::setprecision(3) << snapshot_s << "s (" << std::setprecision(1)
+           << 100 * snapshot_s / (wall_seconds() - epoch_start) << "%) | " << n_l_text(stats);
       *context.log << line.str() << std::endl;
     }
   }

@@ -22,7 +22,7 @@ struct TrainContext {
   models::InitScheme init = models::InitScheme::paper;
   std::ostream* log = nullptr;        // progress lines; null on ranks that stay quiet
   std::ofstream* loss_log = nullptr;  // per-step losses; null unless --loss-log on this rank
-  int64_t total_epochs_in_job = 0;    // for the ETA across seeds
+  int64_t* epochs_left_in_job = nullptr;  // for the ETA across seeds; resumed epochs are taken off
   int64_t* epochs_done_in_job = nullptr;
   double job_start_s = 0;
 };

@@ -1,0 +1,48 @@
+// Data-parallel gradient averaging for one seed group, built because LibTorch has no
+// DistributedDataParallel: parameters are packed into buckets in reverse order (the order backward
+// produces gradients), the first bucket small so communication starts early; a hook on every
+// parameter copies its gradient into its bucket, and a full bucket's non-blocking allreduce is
+// launched at once, overlapping the rest of backward. finish_step() waits and writes the summed
+// gradients back. With overlap off, one allreduce of everything runs after backward (the baseline).
+#pragma once
+
+#include "comm/communicator.hpp"
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <vector>
+
+namespace hpa::comm {
+
+struct ReducerOptions {
+  int64_t bucket_bytes = 25 << 20;
+  int64_t first_bucket_bytes = 1 << 20;
+  bool overlap = true;
+};
+
+class GradientReducer {
+ public:
+  // Every rank of `group`, with the same parameters in the same order.
+  GradientReducer(const Group& group, std::vector<at::Tensor> params, ReducerOptions options);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // Before each backward pass.
+  void begin_step();
+  // After backward (all ranks of the group): launches what is left, waits, leaves every
+  // parameter's .grad holding the group sum. `extras` (e.g. loss and correct counts) are summed too.
+  void finish_step(std::vector<double>& extras);
+
+  int64_t num_buckets() const;
+  // Seconds spent inside finish_step since construction: communication backward did not hide.
+  double exposed_seconds() const { return exposed_s_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  double exposed_s_ = 0;
+};
+
+}  // namespace hpa::comm

@@ -1,0 +1,88 @@
+"""hpa-train across ranks with real mpirun: (a) 1 rank and 2 ranks with the same seed and global
+batch agree after 50 steps to 1e-4 relative in every parameter (reduction order is the only
+difference), with overlapped buckets and with one allreduce after backward; (b) two seed groups of
+one rank in one job are bit-identical to two single-rank runs; (c) a rank that fails ends the
+whole job promptly with one clear line; (d) a launch whose size disagrees with SLURM_NTASKS is
+refused.
+
+usage: test_data_parallel.py BUILD_DIR/src WORK_DIR MPIRUN
+"""
+import os
+import shutil
+import sys
+import time
+
+import h5py
+import numpy as np
+
+from hpa_test_util import FASHION_MNIST, Checks, run
+
+bin_dir, work, mpirun = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
+train = os.path.join(bin_dir, "hpa-train")
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+os.environ.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+checks = Checks()
+mpi2 = [mpirun, "-np", "2"]
+
+
+def params(run_dir, seed_index, epoch):
+    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+        return {k: f["params"][k][seed_index, epoch].astype(np.float64) for k in f["params"]}
+
+
+# (a) 50 steps: 3200 samples, global batch 64, no dropout (its masks are drawn per rank). A small
+# learning rate keeps the early, chaotic phase from amplifying rounding differences.
+steps = ["--data-dir", FASHION_MNIST, "--train-subset", "3200", "--val-fraction", "0", "--test-subset", "1001",
+         "--epochs", "1", "--batch-size", "64", "--lr", "0.002", "--dropout", "0", "--init", "torchvision",
+         "--threads", "1", "--seeds", "5"]
+one = os.path.join(work, "one_rank")
+r = run([train, "--out", one, *steps])
+checks.check(r.returncode == 0, f"1-rank run failed: {r.stderr}")
+for overlap in ["true", "false"]:
+    two = os.path.join(work, f"two_ranks_overlap_{overlap}")
+    r = run([*mpi2, train, "--out", two, "--overlap", overlap, *steps])
+    checks.check(r.returncode == 0, f"2-rank run failed: {r.stderr}")
+    checks.check("allreduce exposed" in r.stdout, "2-rank log lacks the exposed allreduce time")
+    a, b = params(one, 0, 1), params(two, 0, 1)
+    worst = max(np.linalg.norm(a[k] - b[k]) / np.linalg.norm(a[k]) for k in a)
+    print(f"overlap={overlap}: largest relative difference after 50 steps {worst:.2e}")
+    checks.check(worst < 1e-4, f"1 vs 2 ranks (overlap {overlap}) differ by {worst:.2e} relative")
+    with h5py.File(os.path.join(two, "run.h5"), "r") as f, h5py.File(os.path.join(one, "run.h5"), "r") as g:
+        # 1001 test samples over 2 ranks: exact evaluation counts each once, so accuracy * 1001 is whole.
+        acc = f["metrics/test_accuracy"][0, 1]
+        checks.check(abs(acc * 1001 - round(acc * 1001)) < 1e-6, f"test accuracy {acc} is not k/1001")
+        checks.check(abs(acc - g["metrics/test_accuracy"][0, 1]) <= 2 / 1001, "test accuracy far from the 1-rank run")
+
+# (b) two seed groups of one rank each, against separate single-rank runs (dropout and augmentation on).
+seeds = ["--data-dir", FASHION_MNIST, "--train-subset", "1000", "--epochs", "2", "--batch-size", "50", "--lr", "0.02",
+         "--init", "torchvision", "--threads", "1"]
+both = os.path.join(work, "two_groups")
+r = run([*mpi2, train, "--out", both, "--seeds", "5,6", *seeds])
+checks.check(r.returncode == 0, f"two seed groups failed: {r.stderr}")
+checks.check("2 seed group(s)" in r.stdout, f"expected 2 seed groups: {r.stdout[:300]}")
+for index, seed in enumerate([5, 6]):
+    alone = os.path.join(work, f"alone_{seed}")
+    r = run([train, "--out", alone, "--seeds", str(seed), *seeds])
+    checks.check(r.returncode == 0, r.stderr)
+    for epoch in range(3):
+        a, b = params(both, index, epoch), params(alone, 0, epoch)
+        checks.check(all(np.array_equal(a[k], b[k]) for k in a), f"seed {seed} epoch {epoch}: not bit-identical")
+
+# (c) rank 1 cannot read its data: the whole job ends, fast, with one line naming the folder.
+start = time.time()
+no_data = seeds[2:]  # the same options without --data-dir
+r = run([mpirun, "-np", "1", train, "--out", os.path.join(work, "fail"), "--data-dir", FASHION_MNIST, *no_data,
+         "--seeds", "0,1", ":", "-np", "1", train, "--out", os.path.join(work, "fail"), "--data-dir",
+         "/nonexistent/data", *no_data, "--seeds", "0,1"], timeout=120)
+elapsed = time.time() - start
+errors = [line for line in r.stderr.splitlines() if line.startswith("hpa-train: error")]
+checks.check(r.returncode != 0, "a failing rank did not fail the job")
+checks.check(elapsed < 60, f"the job took {elapsed:.0f} s to end after a rank failed")
+checks.check(len(errors) == 1 and "/nonexistent/data" in errors[0], f"error lines: {errors}")
+
+# (d) SLURM_NTASKS disagreeing with the world size.
+env = dict(os.environ, SLURM_NTASKS="3")
+r = run([*mpi2, train, "--out", os.path.join(work, "slurm"), *seeds], env=env, timeout=120)
+checks.check(r.returncode != 0 and "SLURM_NTASKS=3" in r.stderr, f"SLURM_NTASKS mismatch not refused: {r.stderr}")
+checks.finish()
