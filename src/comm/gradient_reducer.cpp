@@ -5,6 +5,9 @@
 
 #include <ATen/Functions.h>
 #include <mpi.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 
 #include <chrono>
 
@@ -33,6 +36,24 @@ struct Bucket {
 
 }  // namespace
 
+
+namespace {
+
+// Runs after a parameter's AccumulateGrad node: by then its .grad (a view into its bucket) holds
+// this step's gradient. A tensor hook would fire before accumulation, too early for in-place buckets.
+class BucketReadyHook : public torch::autograd::FunctionPostHook {
+ public:
+  BucketReadyHook(GradientReducer::Impl* state, size_t param) : state_(state), param_(param) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list&) override;
+
+ private:
+  GradientReducer::Impl* state_;
+  size_t param_;
+};
+
+}  // namespace
+
 struct GradientReducer::Impl {
   MPI_Comm comm = MPI_COMM_NULL;
   int group_size = 1;
@@ -42,6 +63,7 @@ struct GradientReducer::Impl {
   std::vector<char> ready;
   std::vector<Bucket> buckets;
   size_t next_to_launch = 0;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: params hold weak refs
 
   void launch(Bucket& bucket) {
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data_ptr<float>(), static_cast<int>(bucket.buffer.numel()),
@@ -66,10 +88,8 @@ struct GradientReducer::Impl {
     }
   }
 
-  void on_gradient(size_t param, const at::Tensor& grad) {
+  void on_gradient_ready(size_t param) {
     Bucket& bucket = buckets[bucket_of[param]];
-    const int64_t numel = params[param].numel();
-    bucket.buffer.narrow(0, bucket.offsets[slot_of[param]], numel).copy_(grad.reshape({-1}));
     if (!ready[param]) {
       ready[param] = 1;
       ++bucket.num_ready;
@@ -78,6 +98,14 @@ struct GradientReducer::Impl {
     progress();
   }
 };
+
+namespace {
+torch::autograd::variable_list BucketReadyHook::operator()(const torch::autograd::variable_list& outputs,
+                                                           const torch::autograd::variable_list&) {
+  state_->on_gradient_ready(param_);
+  return outputs;
+}
+}  // namespace
 
 GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> params, ReducerOptions options)
     : impl_(std::make_unique<Impl>()) {
@@ -111,11 +139,20 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
     HPA_INTERNAL_CHECK(numel <= INT32_MAX, "bucket too large for one MPI call");
     bucket.buffer = at::zeros({numel}, at::TensorOptions().dtype(at::kFloat));
   }
-  if (options.overlap && s.group_size > 1) {
-    for (size_t k = 0; k < s.params.size(); ++k) {
-      Impl* state = impl_.get();
-      s.params[k].register_hook([state, k](const at::Tensor& grad) { state->on_gradient(k, grad); });
+  if (s.group_size == 1) return;
+  // Gradients live in the buckets: each .grad is a view, autograd accumulates into it in place,
+  // and the allreduce runs on the bucket itself, so no gradient is ever copied.
+  for (Bucket& bucket : s.buckets) {
+    for (size_t slot = 0; slot < bucket.params.size(); ++slot) {
+      at::Tensor& param = s.params[bucket.params[slot]];
+      param.mutable_grad() = bucket.buffer.narrow(0, bucket.offsets[slot], param.numel()).view_as(param);
     }
+  }
+  if (!options.overlap) return;
+  for (size_t k = 0; k < s.params.size(); ++k) {
+    std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(s.params[k]);
+    accumulator->add_post_hook(std::make_unique<BucketReadyHook>(impl_.get(), k));
+    s.accumulators.push_back(std::move(accumulator));
   }
 }
 
@@ -138,30 +175,21 @@ void GradientReducer::finish_step(std::vector<double>& extras) {
   Impl& s = *impl_;
   const double start = now_s();
   if (s.group_size > 1) {
-    // Parameters without a gradient this step (an empty share, an unused layer) contribute zeros;
-    // with overlap off, this is where every gradient is packed.
+    // Parameters that got no gradient this step (an empty share, an unused layer) hold the zeros
+    // of zero_grad; with overlap off, every bucket is launched here.
     for (size_t k = 0; k < s.params.size(); ++k) {
+      HPA_INTERNAL_CHECK(s.params[k].grad().defined() && s.params[k].grad().data_ptr() ==
+                             s.buckets[s.bucket_of[k]].buffer.narrow(0, s.buckets[s.bucket_of[k]].offsets[s.slot_of[k]], 1).data_ptr(),
+                         "gradient " << k << " no longer lives in its bucket (was .grad replaced?)");
       if (s.ready[k]) continue;
-      Bucket& bucket = s.buckets[s.bucket_of[k]];
-      at::Tensor slot = bucket.buffer.narrow(0, bucket.offsets[s.slot_of[k]], s.params[k].numel());
-      const at::Tensor& grad = s.params[k].grad();
-      if (grad.defined()) slot.copy_(grad.reshape({-1}));
-      else slot.zero_();
       s.ready[k] = 1;
-      ++bucket.num_ready;
+      ++s.buckets[s.bucket_of[k]].num_ready;
     }
     s.launch_ready_buckets();
     std::vector<MPI_Request> requests;
     for (Bucket& bucket : s.buckets) requests.push_back(bucket.request);
     check_mpi(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
-    for (Bucket& bucket : s.buckets) {
-      bucket.request = MPI_REQUEST_NULL;
-      for (size_t slot = 0; slot < bucket.params.size(); ++slot) {
-        at::Tensor& param = s.params[bucket.params[slot]];
-        if (!param.grad().defined()) param.mutable_grad() = at::zeros_like(param);
-        param.mutable_grad().copy_(bucket.buffer.narrow(0, bucket.offsets[slot], param.numel()).view_as(param));
-      }
-    }
+    for (Bucket& bucket : s.buckets) bucket.request = MPI_REQUEST_NULL;
     if (!extras.empty())
       check_mpi(MPI_Allreduce(MPI_IN_PLACE, extras.data(), static_cast<int>(extras.size()), MPI_DOUBLE, MPI_SUM, s.comm),
                 "MPI_Allreduce");

@@ -1,9 +1,10 @@
 // Data-parallel gradient averaging for one seed group, built because LibTorch has no
 // DistributedDataParallel: parameters are packed into buckets in reverse order (the order backward
-// produces gradients), the first bucket small so communication starts early; a hook on every
-// parameter copies its gradient into its bucket, and a full bucket's non-blocking allreduce is
-// launched at once, overlapping the rest of backward. finish_step() waits and writes the summed
-// gradients back. With overlap off, one allreduce of everything runs after backward (the baseline).
+// produces gradients), the first bucket small so communication starts early. Every .grad is a view
+// into its bucket; a post-hook on each parameter's gradient accumulator marks it ready, and a full
+// bucket's non-blocking allreduce is launched at once, overlapping the rest of backward.
+// finish_step() waits; the sums are then already in .grad. With overlap off, one allreduce of
+// everything runs after backward (the baseline). Callers must zero .grad in place, never replace it.
 #pragma once
 
 #include "comm/communicator.hpp"
@@ -24,6 +25,8 @@ struct ReducerOptions {
 class GradientReducer {
  public:
   // Every rank of `group`, with the same parameters in the same order.
+  // Every rank of `group`, with the same parameters in the same order. Sets each .grad to a view
+  // into its bucket when the group has more than one rank.
   GradientReducer(const Group& group, std::vector<at::Tensor> params, ReducerOptions options);
   ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
@@ -39,8 +42,9 @@ class GradientReducer {
   // Seconds spent inside finish_step since construction: communication backward did not hide.
   double exposed_seconds() const { return exposed_s_; }
 
+ public:
+  struct Impl;  // public to the hook class in the .cpp
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
   double exposed_s_ = 0;
 };

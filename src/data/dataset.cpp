@@ -39,7 +39,7 @@ ImageSet select(const ImageSet& set, const std::vector<int64_t>& indices) {
 
 }  // namespace
 
-std::vector<std::string> dataset_names() { return {"mnist", "fashion-mnist"}; }
+std::vector<std::string> dataset_names() { return {"mnist", "fashion-mnist", "cifar10", "cifar100"}; }
 
 Dataset load_idx_dataset(const std::string& name, const std::string& dir) {
   HPA_REQUIRE(std::filesystem::is_directory(dir), "--data-dir " << dir << ": no such directory");
@@ -57,7 +57,8 @@ Dataset load_idx_dataset(const std::string& name, const std::string& dir) {
 
 Dataset load_dataset(const std::string& name, const std::string& dir) {
   if (name == "mnist" || name == "fashion-mnist") return load_idx_dataset(name, dir);
-  HPA_FAIL("--dataset " << name << ": unknown dataset (known: mnist, fashion-mnist)");
+  if (name == "cifar10" || name == "cifar100") return load_cifar_dataset(name, dir);
+  HPA_FAIL("--dataset " << name << ": unknown dataset (known: mnist, fashion-mnist, cifar10, cifar100)");
 }
 
 void take_train_subset(Dataset& dataset, int64_t count) {

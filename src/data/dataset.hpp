@@ -27,11 +27,13 @@ struct Dataset {
   int64_t width() const { return train.images.size(3); }
 };
 
-std::vector<std::string> dataset_names();  // mnist, fashion-mnist
+std::vector<std::string> dataset_names();  // mnist, fashion-mnist, cifar10, cifar100
 // Loads `name` from `dir`; throws hpa::Error naming the file or option at fault.
 Dataset load_dataset(const std::string& name, const std::string& dir);
 // MNIST-style: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] in `dir`.
 Dataset load_idx_dataset(const std::string& name, const std::string& dir);
+// CIFAR binary version: data_batch_{1..5}.bin + test_batch.bin (cifar10), train.bin + test.bin (cifar100).
+Dataset load_cifar_dataset(const std::string& name, const std::string& dir);
 
 // Keeps the first `count` training samples (a deterministic subset for quick runs and tests).
 void take_train_subset(Dataset& dataset, int64_t count);

@@ -25,7 +25,7 @@ po::options_description describe_train_options(TrainOptions& o) {
       ("dropout", po::value(&o.dropout)->default_value(o.dropout), "dropout probability of the classifier, in [0, 1)");
   po::options_description data("data");
   data.add_options()
-      ("dataset", po::value(&o.dataset)->default_value(o.dataset), "mnist or fashion-mnist")
+      ("dataset", po::value(&o.dataset)->default_value(o.dataset), "mnist, fashion-mnist (IDX files), cifar10 or cifar100 (binary version)")
       ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder with the dataset's files")
       ("val-fraction", po::value(&o.val_fraction)->default_value(o.val_fraction), "share of the training set held out for validation, in [0, 1)")
       ("stratified", po::value(&o.stratified)->default_value(o.stratified), "hold out the same share of every class")

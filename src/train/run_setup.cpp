@@ -107,7 +107,8 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
     std::cerr << "hpa-train: note: " << num_seeds << " seeds over " << job.num_groups
               << " seed groups: some groups train more seeds than others\n";
 
-  const bool in_use = store::run_directory_in_use(options.out);
+  // Rank 0's view decides: another rank looking later could see the folders rank 0 just made.
+  const bool in_use = world.world_broadcast(world.is_world_root() ? store::run_directory_in_use(options.out) : 0, 0) != 0;
   HPA_REQUIRE(!in_use || options.resume || options.overwrite,
               "--out " << options.out << " already holds a run: pass --resume to continue it or --overwrite to replace it");
   HPA_REQUIRE(!options.resume || in_use, "--resume: " << options.out << " holds no run to continue");

@@ -209,3 +209,42 @@ TEST(Data, PrefetcherDeliversInOrderAndRethrows) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(IdxFiles, CifarBinaryFormatAndItsDefects) {
+  const auto record = [](uint8_t label, uint8_t fill) {
+    std::string bytes(1, static_cast<char>(label));
+    bytes += std::string(3072, static_cast<char>(fill));
+    return bytes;
+  };
+  for (int i = 1; i <= 5; ++i) write_raw("data_batch_" + std::to_string(i) + ".bin", record(i, i) + record(9, 200));
+  write_raw("test_batch.bin", record(3, 7));
+  const hpa::data::Dataset dataset = hpa::data::load_dataset("cifar10", dir_.string());
+  EXPECT_EQ(dataset.train.images.sizes(), (std::vector<int64_t>{10, 3, 32, 32}));
+  EXPECT_EQ(dataset.train.labels[2].item<int64_t>(), 2);
+  EXPECT_EQ(dataset.train.images[3][2][31][31].item<uint8_t>(), 200);
+  EXPECT_EQ(dataset.num_classes, 10);
+  const auto error_of_load = [&] {
+    try {
+      hpa::data::load_dataset("cifar10", dir_.string());
+    } catch (const hpa::Error& error) {
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  write_raw("test_batch.bin", record(3, 7).substr(0, 3000));
+  EXPECT_NE(error_of_load().find("test_batch.bin"), std::string::npos);
+  write_raw("test_batch.bin", record(10, 7));
+  EXPECT_NE(error_of_load().find("label 10"), std::string::npos) << error_of_load();
+  fs::remove(dir_ / "data_batch_4.bin");
+  EXPECT_NE(error_of_load().find("data_batch_4.bin"), std::string::npos);
+  // CIFAR-100: coarse then fine label; the fine one is used.
+  write_raw("train.bin", "\x03" + record(42, 1));
+  write_raw("test.bin", "\x01" + record(99, 1));
+  const hpa::data::Dataset hundred = hpa::data::load_dataset("cifar100", dir_.string());
+  EXPECT_EQ(hundred.train.labels[0].item<int64_t>(), 42);
+  EXPECT_EQ(hundred.num_classes, 100);
+}
+
+}  // namespace
