@@ -5,6 +5,16 @@
 
 #include <mpi.h>
 
+#if HPA_WITH_NCCL
+#include <nccl.h>
+#endif
+
+#if HPA_WITH_NCCL
+#define HPA_WITH_NCCL_VALUE true
+#else
+#define HPA_WITH_NCCL_VALUE false
+#endif
+
 namespace hpa::comm {
 namespace {
 
@@ -51,7 +61,13 @@ void check_collective_tensor(const at::Tensor& tensor) {
 
 struct Group::Impl {
   MPI_Comm comm = MPI_COMM_NULL;
+#if HPA_WITH_NCCL
+  ncclComm_t nccl = nullptr;
+#endif
   ~Impl() {
+#if HPA_WITH_NCCL
+    if (nccl) ncclCommDestroy(nccl);
+#endif
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (comm != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm);
@@ -82,6 +98,28 @@ void Group::group_barrier() const {
 
 const void* Group::native_handle() const { return &impl_->comm; }
 
+bool Group::nccl_built() { return HPA_WITH_NCCL_VALUE; }
+
+void* Group::nccl_handle() const {
+#if HPA_WITH_NCCL
+  if (!impl_->nccl) {
+    // Rank 0 of the group creates the id, MPI hands it out, every rank joins (all ranks of the group).
+    ncclUniqueId id;
+    if (group_rank_ == 0) {
+      const ncclResult_t result = ncclGetUniqueId(&id);
+      if (result != ncclSuccess) HPA_FAIL("rank " << world_rank_or_minus_one() << ": ncclGetUniqueId failed: " << ncclGetErrorString(result));
+    }
+    HPA_MPI_CHECK(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, impl_->comm));
+    const ncclResult_t result = ncclCommInitRank(&impl_->nccl, group_size_, id, group_rank_);
+    if (result != ncclSuccess)
+      HPA_FAIL("rank " << world_rank_or_minus_one() << ": ncclCommInitRank failed: " << ncclGetErrorString(result));
+  }
+  return impl_->nccl;
+#else
+  HPA_FAIL("this build has no NCCL backend (configure with -DHPA_WITH_NCCL=ON against a CUDA LibTorch)");
+#endif
+}
+
 World::World(int& argc, char**& argv) {
   int provided = 0;
   HPA_MPI_CHECK(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided));
@@ -92,6 +130,7 @@ World::World(int& argc, char**& argv) {
   MPI_Comm node = MPI_COMM_NULL;
   HPA_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
   HPA_MPI_CHECK(MPI_Comm_size(node, &local_size_));
+  HPA_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   MPI_Comm_free(&node);
 }
 

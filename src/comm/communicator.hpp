@@ -31,6 +31,10 @@ class Group {
   void group_barrier() const;
   // Opaque handle for the storage layer's MPI-IO driver (an MPI_Comm underneath).
   const void* native_handle() const;
+  // Every rank of the group, on first use: the group's NCCL communicator (an ncclComm_t), its
+  // unique id handed out by MPI. Throws in builds without HPA_WITH_NCCL.
+  void* nccl_handle() const;
+  static bool nccl_built();
 
  private:
   friend class World;
@@ -50,8 +54,9 @@ class World {
   int world_rank() const { return world_rank_; }
   int world_size() const { return world_size_; }
   bool is_world_root() const { return world_rank_ == 0; }
-  // Ranks on this node (from MPI_COMM_TYPE_SHARED).
+  // Ranks on this node (from MPI_COMM_TYPE_SHARED), and this rank's place among them.
   int local_size() const { return local_size_; }
+  int local_rank() const { return local_rank_; }
 
   // Every rank: splits the world into `num_groups` contiguous groups of equal size.
   Group split_groups(int num_groups) const;
@@ -69,7 +74,7 @@ class World {
   static bool is_initialized();
 
  private:
-  int world_rank_ = 0, world_size_ = 1, local_size_ = 1;
+  int world_rank_ = 0, world_size_ = 1, local_size_ = 1, local_rank_ = 0;
 };
 
 }  // namespace hpa::comm

@@ -9,6 +9,16 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <optional>
+
+#if HPA_WITH_NCCL
+// CUDA tensors: NCCL on a side stream ordered by events. Not compiled on the CPU-only development
+// machines; see docs/performance.md for what has been run where.
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAStream.h>
+#include <nccl.h>
+#endif
+
 #include <chrono>
 
 namespace hpa::comm {
@@ -64,8 +74,38 @@ struct GradientReducer::Impl {
   std::vector<Bucket> buckets;
   size_t next_to_launch = 0;
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: params hold weak refs
+  bool on_cuda = false;
+#if HPA_WITH_NCCL
+  void* nccl = nullptr;
+  std::optional<c10::cuda::CUDAStream> side_stream;
+
+  void launch_nccl(Bucket& bucket) {
+    // The side stream starts once the compute stream has produced the bucket's gradients.
+    at::cuda::CUDAEvent produced;
+    produced.record(c10::cuda::getCurrentCUDAStream());
+    produced.block(*side_stream);
+    const ncclResult_t result =
+        ncclAllReduce(bucket.buffer.data_ptr<float>(), bucket.buffer.data_ptr<float>(), static_cast<size_t>(bucket.buffer.numel()),
+                      ncclFloat, ncclSum, static_cast<ncclComm_t>(nccl), side_stream->stream());
+    if (result != ncclSuccess) HPA_FAIL("ncclAllReduce failed: " << ncclGetErrorString(result));
+  }
+
+  // The compute stream continues (optimizer step) only after every bucket is reduced.
+  void wait_nccl() {
+    at::cuda::CUDAEvent reduced;
+    reduced.record(*side_stream);
+    reduced.block(c10::cuda::getCurrentCUDAStream());
+  }
+#endif
 
   void launch(Bucket& bucket) {
+#if HPA_WITH_NCCL
+    if (on_cuda) {
+      launch_nccl(bucket);
+      bucket.launched = true;
+      return;
+    }
+#endif
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data_ptr<float>(), static_cast<int>(bucket.buffer.numel()),
                              MPI_FLOAT, MPI_SUM, comm, &bucket.request),
               "MPI_Iallreduce");
@@ -81,6 +121,7 @@ struct GradientReducer::Impl {
 
   // Open MPI progresses non-blocking collectives only inside MPI calls: poke it from each hook.
   void progress() {
+    if (on_cuda) return;  // NCCL progresses on its own
     for (size_t b = 0; b < next_to_launch; ++b) {
       if (buckets[b].request == MPI_REQUEST_NULL) continue;
       int done = 0;
@@ -137,9 +178,18 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
   for (Bucket& bucket : s.buckets) {
     const int64_t numel = bucket.offsets.back() + s.params[bucket.params.back()].numel();
     HPA_INTERNAL_CHECK(numel <= INT32_MAX, "bucket too large for one MPI call");
-    bucket.buffer = at::zeros({numel}, at::TensorOptions().dtype(at::kFloat));
+    bucket.buffer = at::zeros({numel}, s.params[bucket.params[0]].options());
   }
   if (s.group_size == 1) return;
+  s.on_cuda = !s.params.empty() && s.params[0].is_cuda();
+  if (s.on_cuda) {
+#if HPA_WITH_NCCL
+    s.nccl = group.nccl_handle();
+    s.side_stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, s.params[0].device().index());
+#else
+    HPA_FAIL("data-parallel training of CUDA tensors needs the NCCL backend (configure with -DHPA_WITH_NCCL=ON)");
+#endif
+  }
   // Gradients live in the buckets: each .grad is a view, autograd accumulates into it in place,
   // and the allreduce runs on the bucket itself, so no gradient is ever copied.
   for (Bucket& bucket : s.buckets) {
@@ -186,10 +236,15 @@ void GradientReducer::finish_step(std::vector<double>& extras) {
       ++s.buckets[s.bucket_of[k]].num_ready;
     }
     s.launch_ready_buckets();
-    std::vector<MPI_Request> requests;
-    for (Bucket& bucket : s.buckets) requests.push_back(bucket.request);
-    check_mpi(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
-    for (Bucket& bucket : s.buckets) bucket.request = MPI_REQUEST_NULL;
+#if HPA_WITH_NCCL
+    if (s.on_cuda) s.wait_nccl();
+#endif
+    if (!s.on_cuda) {
+      std::vector<MPI_Request> requests;
+      for (Bucket& bucket : s.buckets) requests.push_back(bucket.request);
+      check_mpi(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+      for (Bucket& bucket : s.buckets) bucket.request = MPI_REQUEST_NULL;
+    }
     if (!extras.empty())
       check_mpi(MPI_Allreduce(MPI_IN_PLACE, extras.data(), static_cast<int>(extras.size()), MPI_DOUBLE, MPI_SUM, s.comm),
                 "MPI_Allreduce");

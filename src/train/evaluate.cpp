@@ -21,7 +21,10 @@ EvalResult evaluate(models::ConvNetImpl& model, const data::BatchAssembler& asse
     const int64_t size = std::min(batch_size, first + count - start);
     std::vector<int64_t> indices(static_cast<size_t>(size));
     std::iota(indices.begin(), indices.end(), start);
-    const data::Batch batch = assembler.assemble(indices, /*epoch=*/0);
+    data::Batch batch = assembler.assemble(indices, /*epoch=*/0);
+    const c10::Device device = model.parameters().front().device();
+    batch.images = batch.images.to(device);
+    batch.labels = batch.labels.to(device);
     const at::Tensor logits = model.forward(batch.images);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

@@ -53,6 +53,8 @@ po::options_description describe_train_options(TrainOptions& o) {
       ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb), "gradient allreduce bucket size in MiB (the first bucket is 1 MiB)")
       ("overlap", po::value(&o.overlap)->default_value(o.overlap),
        "launch each bucket's allreduce from backward hooks as gradients become ready (false: one allreduce after backward)")
+      ("device", po::value(&o.device)->default_value(o.device),
+       "cpu or cuda (GPU local_rank % GPUs per node; several ranks per seed then need the NCCL build)")
       ("threads", po::value(&o.threads)->default_value(o.threads), "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")
       ("resume", po::bool_switch(&o.resume), "continue an interrupted run in --out")
       ("overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")
@@ -106,6 +108,7 @@ void validate(TrainOptions& o) {
   HPA_REQUIRE(o.bucket_mb > 0 && o.bucket_mb <= 1024, "--bucket-mb must be in (0, 1024], got " << o.bucket_mb);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   HPA_REQUIRE(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
+  HPA_REQUIRE(o.device == "cpu" || o.device == "cuda", "--device must be cpu or cuda, got '" << o.device << "'");
   o.seeds = parse_seed_list(o.seeds_text);
 }
 

@@ -29,6 +29,7 @@ struct TrainOptions {
   double weight_decay = 5e-4;
   std::string seeds_text = "0";
   int64_t threads = 0;
+  std::string device = "cpu";
   double val_fraction = 0.1;
   bool stratified = false;
   bool augment = true;

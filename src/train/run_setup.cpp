@@ -8,6 +8,7 @@
 #include "store/run_directory.hpp"
 #include "train/trainer.hpp"
 
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <cstdlib>
@@ -108,6 +109,12 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
               << " seed groups: some groups train more seeds than others\n";
 
   // Rank 0's view decides: another rank looking later could see the folders rank 0 just made.
+  if (options.device == "cuda") {
+    HPA_REQUIRE(torch::cuda::is_available(),
+                "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see env/spack.yaml)");
+    HPA_REQUIRE(comm::Group::nccl_built() || ranks_per_seed == 1,
+                "--device cuda with " << ranks_per_seed << " ranks per seed needs the NCCL build (-DHPA_WITH_NCCL=ON)");
+  }
   const bool in_use = world.world_broadcast(world.is_world_root() ? store::run_directory_in_use(options.out) : 0, 0) != 0;
   HPA_REQUIRE(!in_use || options.resume || options.overwrite,
               "--out " << options.out << " already holds a run: pass --resume to continue it or --overwrite to replace it");
@@ -148,6 +155,10 @@ void run_job(const Job& job, const TrainOptions& options, const comm::World& wor
   int64_t my_seeds = 0;
   for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size(); i += static_cast<size_t>(job.num_groups)) ++my_seeds;
   TrainContext context{options, job.dataset, group, job.spec, job.init};
+  if (options.device == "cuda") {
+    const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+    context.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
+  }
   context.log = world.is_world_root() ? &std::cout : nullptr;
   context.loss_log = loss_log.is_open() ? &loss_log : nullptr;
   int64_t epochs_left = my_seeds * options.epochs;

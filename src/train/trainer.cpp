@@ -115,6 +115,7 @@ void train_seed(const TrainContext& context, int64_t seed) {
     torch::NoGradGuard no_grad;
     for (auto& param : model->parameters()) group.group_broadcast(param, /*root=*/0);
   }
+  model->to(context.device);
   const std::vector<store::LayerRecord> layers = layer_records(*model);
   std::vector<std::pair<std::string, at::Tensor>> trainable;
   for (const auto& item : model->named_parameters()) trainable.emplace_back(item.key(), item.value());
@@ -218,6 +219,8 @@ void train_seed(const TrainContext& context, int64_t seed) {
       reducer.begin_step();
       double loss_sum = 0, correct = 0;
       if (batch.labels.numel() > 0) {
+        batch.images = batch.images.to(context.device, /*non_blocking=*/true);
+        batch.labels = batch.labels.to(context.device, /*non_blocking=*/true);
         const at::Tensor logits = model->forward(batch.images);
         const at::Tensor summed = torch::nn::functional::cross_entropy(
             logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));

@@ -9,6 +9,8 @@
 #include "store/run_directory.hpp"
 #include "train/options.hpp"
 
+#include <c10/core/Device.h>
+
 #include <fstream>
 #include <ostream>
 
@@ -20,6 +22,7 @@ struct TrainContext {
   const comm::Group& group;
   models::ModelSpec spec;
   models::InitScheme init = models::InitScheme::paper;
+  c10::Device device = c10::kCPU;
   std::ostream* log = nullptr;        // progress lines; null on ranks that stay quiet
   std::ofstream* loss_log = nullptr;  // per-step losses; null unless --loss-log on this rank
   int64_t* epochs_left_in_job = nullptr;  // for the ETA across seeds; resumed epochs are taken off
