@@ -9,6 +9,7 @@
 #include <torch/utils.h>
 
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 namespace hpa::models {
@@ -38,25 +39,6 @@ std::string join_names(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
   return out;
-}
-
-// Applies `fn(weight, bias, is_conv)` to every conv and linear layer, in module order.
-template <typename Fn>
-void for_each_weighted_layer(ConvNetImpl& model, Fn fn) {
-  for (const auto& module : model.modules(/*include_self=*/false)) {
-    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
-      fn(conv->weight, conv->bias, /*is_conv=*/true);
-    } else if (auto* linear = module->as<torch::nn::LinearImpl>()) {
-      fn(linear->weight, linear->bias, /*is_conv=*/false);
-    }
-  }
-}
-
-void reset_to_pytorch_default(ConvNetImpl& model) {
-  for (const auto& module : model.modules(/*include_self=*/false)) {
-    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) conv->reset_parameters();
-    if (auto* linear = module->as<torch::nn::LinearImpl>()) linear->reset_parameters();
-  }
 }
 
 }  // namespace
@@ -112,44 +94,65 @@ ConvNet build_model(const ModelSpec& spec) {
   HPA_INTERNAL_CHECK(false, "unhandled architecture");
 }
 
-void initialize_model(ConvNetImpl& model, Arch arch, InitScheme scheme) {
+namespace {
+
+// One scheme's rule for one layer; the whole-model init and single-layer draws share it.
+void init_layer(torch::Tensor& weight, torch::Tensor& bias, bool is_conv, Arch arch, InitScheme scheme,
+                const std::function<void()>& pytorch_default) {
   namespace init = torch::nn::init;
   torch::NoGradGuard no_grad;
+  const auto zero_bias = [&] {
+    if (bias.defined()) bias.zero_();
+  };
   switch (scheme) {
     case InitScheme::paper:
-      for_each_weighted_layer(model, [](torch::Tensor& weight, torch::Tensor& bias, bool) {
-        init::kaiming_normal_(weight, /*a=*/0.0, torch::kFanOut, torch::kReLU);
-        if (bias.defined()) bias.zero_();
-      });
-      return;
+      init::kaiming_normal_(weight, /*a=*/0.0, torch::kFanOut, torch::kReLU);
+      return zero_bias();
     case InitScheme::normal_001:
-      for_each_weighted_layer(model, [](torch::Tensor& weight, torch::Tensor& bias, bool) {
-        weight.normal_(/*mean=*/0.0, /*std=*/0.01);
-        if (bias.defined()) bias.zero_();
-      });
-      return;
+      weight.normal_(/*mean=*/0.0, /*std=*/0.01);
+      return zero_bias();
     case InitScheme::torchvision:
-      if (arch == Arch::alexnet) {
-        reset_to_pytorch_default(model);
-      } else if (arch == Arch::lenet) {
-        const double relu_gain = std::sqrt(2.0);
-        for_each_weighted_layer(model, [relu_gain](torch::Tensor& weight, torch::Tensor& bias, bool) {
-          init::xavier_uniform_(weight, relu_gain);
-          if (bias.defined()) bias.zero_();
-        });
-      } else {  // every VGG, as torchvision's VGG._initialize_weights
-        for_each_weighted_layer(model, [](torch::Tensor& weight, torch::Tensor& bias, bool is_conv) {
-          if (is_conv) {
-            init::kaiming_normal_(weight, /*a=*/0.0, torch::kFanOut, torch::kReLU);
-          } else {
-            weight.normal_(/*mean=*/0.0, /*std=*/0.01);
-          }
-          if (bias.defined()) bias.zero_();
-        });
+      if (arch == Arch::alexnet) return pytorch_default();
+      if (arch == Arch::lenet) {
+        init::xavier_uniform_(weight, /*gain=*/std::sqrt(2.0));
+        return zero_bias();
       }
-      return;
+      // every VGG, as torchvision's VGG._initialize_weights
+      if (is_conv) init::kaiming_normal_(weight, /*a=*/0.0, torch::kFanOut, torch::kReLU);
+      else weight.normal_(/*mean=*/0.0, /*std=*/0.01);
+      return zero_bias();
   }
-  HPA_INTERNAL_CHECK(false, "unhandled init scheme");
+}
+
+}  // namespace
+
+void initialize_model(ConvNetImpl& model, Arch arch, InitScheme scheme) {
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
+      init_layer(conv->weight, conv->bias, /*is_conv=*/true, arch, scheme, [conv] { conv->reset_parameters(); });
+    } else if (auto* linear = module->as<torch::nn::LinearImpl>()) {
+      init_layer(linear->weight, linear->bias, /*is_conv=*/false, arch, scheme, [linear] { linear->reset_parameters(); });
+    }
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> draw_conv_init(ConvNetImpl& model, const std::string& module_name, Arch arch,
+                                                       InitScheme scheme, uint64_t seed) {
+  const auto modules = model.named_modules("", /*include_self=*/false);
+  const auto* found = modules.find(module_name);
+  HPA_REQUIRE(found, "no module " << module_name << " in the model");
+  const auto* like = (*found)->as<torch::nn::Conv2dImpl>();
+  HPA_REQUIRE(like, module_name << " is not a convolution");
+  torch::manual_seed(seed);
+  const auto& o = like->options;
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
+                             .stride(o.stride())
+                             .padding(o.padding())
+                             .dilation(o.dilation())
+                             .groups(o.groups())
+                             .bias(o.bias()));
+  init_layer(conv->weight, conv->bias, /*is_conv=*/true, arch, scheme, [&conv] { conv->reset_parameters(); });
+  return {conv->weight.detach(), conv->bias.defined() ? conv->bias.detach() : torch::Tensor()};
 }
 
 ConvNet make_model(const ModelSpec& spec, InitScheme scheme, uint64_t seed) {

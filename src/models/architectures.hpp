@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hpa::models {
@@ -38,6 +39,10 @@ InitScheme default_init_scheme(Arch arch);  // paper, except vgg19_orig
 ConvNet build_model(const ModelSpec& spec);
 // Re-draws every conv and linear parameter from `scheme`, using torch's default generator.
 void initialize_model(ConvNetImpl& model, Arch arch, InitScheme scheme);
+// A fresh draw of conv module `module_name`'s weight and bias from `scheme` (seeded by `seed`):
+// the re-randomization of the layer re-initialization test.
+std::pair<torch::Tensor, torch::Tensor> draw_conv_init(ConvNetImpl& model, const std::string& module_name, Arch arch,
+                                                       InitScheme scheme, uint64_t seed);
 // Seeds torch's default generator with `seed`, builds and initializes: same seed, same weights.
 ConvNet make_model(const ModelSpec& spec, InitScheme scheme, uint64_t seed);
 

@@ -24,6 +24,20 @@ torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
   return classifier->forward(x);
 }
 
+torch::Tensor ConvNetImpl::forward_features(torch::Tensor x, int64_t first, int64_t last) {
+  HPA_INTERNAL_CHECK(0 <= first && first <= last && last <= num_features(), "feature range " << first << ".." << last);
+  for (auto it = features->begin() + first; it != features->begin() + last; ++it) x = it->forward(x);
+  return x;
+}
+
+torch::Tensor ConvNetImpl::forward_head(torch::Tensor x) {
+  x = avgpool->forward(x);
+  x = x.flatten(/*start_dim=*/1);
+  return classifier->forward(x);
+}
+
+int64_t ConvNetImpl::num_features() const { return static_cast<int64_t>(features->size()); }
+
 int64_t ConvNetImpl::feature_map_size(int64_t input_size) const {
   int64_t size = input_size;
   for (const SpatialOp& op : spatial_ops_) {

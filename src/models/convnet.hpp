@@ -26,6 +26,11 @@ class ConvNetImpl : public torch::nn::Module {
               torch::nn::Sequential classifier, std::vector<SpatialOp> spatial_ops);
 
   torch::Tensor forward(torch::Tensor x);
+  // Pieces of forward() for evaluating variants of one layer: features[first, last), then the head
+  // (avgpool, flatten, classifier). forward(x) == forward_head(forward_features(x, 0, num_features())).
+  torch::Tensor forward_features(torch::Tensor x, int64_t first, int64_t last);
+  torch::Tensor forward_head(torch::Tensor x);
+  int64_t num_features() const;
 
   // Spatial size after the feature extractor for a square input of side `input_size`; <= 0 when
   // the input is too small for the architecture (a pooling window would not fit).

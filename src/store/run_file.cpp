@@ -194,6 +194,8 @@ void create_run(const std::string& run_dir, const RunDescription& run, const Fil
     h5::write_attr_double(root, "width", run.width);
     h5::write_attr_string(root, "created", run.created.empty() ? now_iso8601() : run.created);
     write_layers(root, run.layers);
+    // reinit/ reaches into reinit.h5 once hpa-reinit-grid has written it (a dangling link until then).
+    HPA_H5_CHECK(H5Lcreate_external("reinit.h5", "/", root, "reinit", H5P_DEFAULT, H5P_DEFAULT), temporary);
     for (const ParamShape& param : run.params)
       create_virtual(root, "params/" + param.name, H5T_IEEE_F32LE, run, to_hsize(param.shape), to_hsize(param.shape));
     for (const std::string& metric : run.metrics)

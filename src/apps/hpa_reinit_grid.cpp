@@ -1,0 +1,58 @@
+// hpa-reinit-grid: the layer re-initialization grid of a trained run, farmed over MPI ranks.
+#include "cli/options.hpp"
+#include "comm/communicator.hpp"
+#include "common/error.hpp"
+#include "reinit/job.hpp"
+#include "train/options.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <iostream>
+
+namespace {
+
+namespace po = boost::program_options;
+
+int run(int argc, char** argv, hpa::comm::World& world) {
+  hpa::reinit::GridOptions o;
+  po::options_description description("options");
+  description.add_options()
+      ("run", po::value(&o.run_dir), "run directory written by hpa-train (required)")
+      ("epochs", po::value(&o.epochs_text)->default_value(o.epochs_text), "reset epochs: 'all', or list and ranges, e.g. 0,1,2,5-10")
+      ("rerandomize", po::value(&o.rerandomize)->default_value(o.rerandomize), "re-randomization draws per layer from the init distribution")
+      ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "test images per batch")
+      ("stack-limit", po::value(&o.stack_limit)->default_value(o.stack_limit), "fused: most images (variants x batch) pushed through the network at once")
+      ("naive", po::bool_switch(&o.naive), "evaluate every cell with its own full forward pass (reference; slower)")
+      ("data-dir", po::value(&o.data_dir)->default_value(""), "dataset folder (default: the one the run was trained from)")
+      ("flush-seconds", po::value(&o.flush_seconds)->default_value(o.flush_seconds), "rewrite RUN/reinit.h5 at least this often while results come in")
+      ("threads", po::value(&o.threads)->default_value(o.threads), "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")
+      ("overwrite", po::bool_switch(&o.overwrite), "ignore and replace an existing RUN/reinit.h5 (default: resume it)");
+  po::positional_options_description positional;
+  positional.add("run", 1);
+  const hpa::cli::ParseResult parsed = hpa::cli::parse(argc, argv, description, positional);
+  if (parsed.help_requested) {
+    if (world.is_world_root())
+      std::cout << hpa::cli::help_text(
+          "[mpirun -np N] hpa-reinit-grid RUN [--epochs LIST] [--rerandomize R] [--batch-size B] [--naive]",
+          "For every seed of RUN, every conv layer and every chosen epoch: top-1 test accuracy of the final\n"
+          "model with that layer's weight and bias reset to their value at that epoch, plus R re-draws from\n"
+          "the init distribution, and the relative drop against the unchanged model. Rank 0 hands out\n"
+          "(seed, layer) items and writes RUN/reinit.h5; a restarted job evaluates only what is missing.",
+          description);
+    return 0;
+  }
+  HPA_REQUIRE(!o.run_dir.empty(), "give the run directory (see --help)");
+  HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
+  at::set_num_threads(hpa::train::resolve_threads(o.threads, world.local_size()));
+  hpa::reinit::run_grid(o, world);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hpa::comm::World world(argc, argv);
+  const int code = hpa::cli::run_guarded("hpa-reinit-grid", [&] { return run(argc, argv, world); });
+  if (code != 0 && world.world_size() > 1) hpa::comm::World::abort_world(code);
+  return code;
+}

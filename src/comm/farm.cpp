@@ -1,0 +1,113 @@
+// The farm's message protocol: a worker sends REQUEST carrying its last result (or none), rank 0
+// answers ASSIGN with the next item, or -1 when there is none left.
+#include "comm/farm.hpp"
+
+#include "common/error.hpp"
+
+#include <mpi.h>
+
+#include <deque>
+
+namespace hpa::comm {
+namespace {
+
+constexpr int kTagRequest = 701;
+constexpr int kTagAssign = 702;
+
+void check(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char message[MPI_MAX_ERROR_STRING];
+  int length = 0, rank = -1;
+  MPI_Error_string(code, message, &length);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  HPA_FAIL("rank " << rank << " (" << __FILE__ << "): " << call << " failed: " << std::string(message, static_cast<size_t>(length)));
+}
+
+// A request's payload: [item, values...]; item -1 means "no result yet".
+std::vector<double> pack(int64_t item, const std::vector<double>& result) {
+  std::vector<double> message = {static_cast<double>(item)};
+  message.insert(message.end(), result.begin(), result.end());
+  return message;
+}
+
+class Master {
+ public:
+  Master(const World& world, const std::vector<int64_t>& items, const FarmCallbacks& callbacks)
+      : world_(world), pending_(items.begin(), items.end()), callbacks_(callbacks) {}
+
+  void run() {
+    const std::function<void()> service = [this] { serve(/*block=*/false); };
+    // Rank 0 works too, taking items from the same queue; between its own steps it answers others.
+    while (!pending_.empty()) {
+      const int64_t item = pending_.front();
+      pending_.pop_front();
+      callbacks_.on_result(item, callbacks_.work(item, service));
+    }
+    while (workers_stopped_ < world_.world_size() - 1) serve(/*block=*/true);
+  }
+
+ private:
+  void serve(bool block) {
+    while (true) {
+      int flag = 0;
+      MPI_Status status;
+      if (block) {
+        check(MPI_Probe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &status), "MPI_Probe");
+        flag = 1;
+      } else {
+        check(MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &flag, &status), "MPI_Iprobe");
+      }
+      if (!flag) return;
+      int count = 0;
+      check(MPI_Get_count(&status, MPI_DOUBLE, &count), "MPI_Get_count");
+      std::vector<double> message(static_cast<size_t>(count));
+      check(MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, kTagRequest, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+            "MPI_Recv");
+      HPA_INTERNAL_CHECK(!message.empty(), "empty farm request");
+      const auto finished = static_cast<int64_t>(message[0]);
+      if (finished >= 0) callbacks_.on_result(finished, std::vector<double>(message.begin() + 1, message.end()));
+      int64_t next = -1;
+      if (!pending_.empty()) {
+        next = pending_.front();
+        pending_.pop_front();
+      } else {
+        ++workers_stopped_;
+      }
+      check(MPI_Send(&next, 1, MPI_INT64_T, status.MPI_SOURCE, kTagAssign, MPI_COMM_WORLD), "MPI_Send");
+      if (block) return;
+    }
+  }
+
+  const World& world_;
+  std::deque<int64_t> pending_;
+  const FarmCallbacks& callbacks_;
+  int workers_stopped_ = 0;
+};
+
+void run_worker(const FarmCallbacks& callbacks) {
+  const std::function<void()> no_service = [] {};
+  int64_t finished = -1;
+  std::vector<double> result;
+  while (true) {
+    const std::vector<double> message = pack(finished, result);
+    check(MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kTagRequest, MPI_COMM_WORLD), "MPI_Send");
+    int64_t item = -1;
+    check(MPI_Recv(&item, 1, MPI_INT64_T, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    if (item < 0) return;
+    result = callbacks.work(item, no_service);
+    finished = item;
+  }
+}
+
+}  // namespace
+
+void run_farm(const World& world, const std::vector<int64_t>& items, const FarmCallbacks& callbacks) {
+  if (world.is_world_root()) {
+    Master(world, items, callbacks).run();
+  } else {
+    run_worker(callbacks);
+  }
+  world.world_barrier();
+}
+
+}  // namespace hpa::comm

@@ -1,0 +1,103 @@
+// Fused and naive evaluation of layer variants.
+#include "reinit/grid.hpp"
+
+#include "common/error.hpp"
+
+#include <ATen/Functions.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/utils.h>
+
+#include <numeric>
+
+namespace hpa::reinit {
+namespace {
+
+// Calls fn(batch) for consecutive test batches covering the set once.
+template <typename Fn>
+void for_each_batch(const data::BatchAssembler& test, int64_t batch_size, const std::function<void()>& service, Fn fn) {
+  const int64_t total = test.set().size();
+  for (int64_t start = 0; start < total; start += batch_size) {
+    std::vector<int64_t> indices(static_cast<size_t>(std::min(batch_size, total - start)));
+    std::iota(indices.begin(), indices.end(), start);
+    fn(test.assemble(indices, /*epoch=*/0));
+    service();
+  }
+}
+
+torch::nn::Conv2dImpl& conv_at(models::ConvNetImpl& model, int64_t index) {
+  auto* conv = model.features[static_cast<size_t>(index)]->as<torch::nn::Conv2dImpl>();
+  HPA_REQUIRE(conv, "features." << index << " is not a convolution");
+  return *conv;
+}
+
+}  // namespace
+
+int64_t feature_index(const std::string& layer_name) {
+  const std::string prefix = "features.";
+  HPA_REQUIRE(layer_name.rfind(prefix, 0) == 0 && layer_name.size() > prefix.size() &&
+                  layer_name.find_first_not_of("0123456789", prefix.size()) == std::string::npos,
+              "layer " << layer_name << " is not a features.K convolution");
+  return std::stoll(layer_name.substr(prefix.size()));
+}
+
+int64_t count_correct(models::ConvNetImpl& model, const data::BatchAssembler& test, const EvalSettings& settings,
+                      const std::function<void()>& service) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  int64_t correct = 0;
+  for_each_batch(test, settings.batch_size, service, [&](const data::Batch& batch) {
+    correct += model.forward(batch.images).argmax(1).eq(batch.labels).sum().item<int64_t>();
+  });
+  return correct;
+}
+
+std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::string& layer_name,
+                                         const std::vector<Variant>& variants, const data::BatchAssembler& test,
+                                         const EvalSettings& settings, const std::function<void()>& service) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const int64_t index = feature_index(layer_name);
+  const auto& options = conv_at(model, index).options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&options.padding());
+  HPA_REQUIRE(padding, layer_name << ": string padding modes are not supported");
+  const int64_t num_variants = static_cast<int64_t>(variants.size());
+  const int64_t per_chunk = std::max<int64_t>(1, settings.stack_limit / settings.batch_size);
+  std::vector<int64_t> correct(variants.size(), 0);
+  for_each_batch(test, settings.batch_size, service, [&](const data::Batch& batch) {
+    const at::Tensor prefix = model.forward_features(batch.images, 0, index);  // once for every variant
+    for (int64_t first = 0; first < num_variants; first += per_chunk) {
+      const int64_t count = std::min(per_chunk, num_variants - first);
+      std::vector<at::Tensor> outputs;
+      for (int64_t v = first; v < first + count; ++v) {
+        const Variant& variant = variants[static_cast<size_t>(v)];
+        outputs.push_back(at::conv2d(prefix, variant.weight, variant.bias, *options.stride(), **padding,
+                                     *options.dilation(), options.groups()));
+      }
+      const at::Tensor stacked = at::cat(outputs, /*dim=*/0);
+      const at::Tensor logits = model.forward_head(model.forward_features(stacked, index + 1, model.num_features()));
+      const at::Tensor hits = logits.argmax(1).view({count, -1}).eq(batch.labels.unsqueeze(0)).sum(1);
+      for (int64_t v = 0; v < count; ++v) correct[static_cast<size_t>(first + v)] += hits[v].item<int64_t>();
+    }
+  });
+  return correct;
+}
+
+std::vector<int64_t> count_correct_naive(models::ConvNetImpl& model, const std::string& layer_name,
+                                         const std::vector<Variant>& variants, const data::BatchAssembler& test,
+                                         const EvalSettings& settings, const std::function<void()>& service) {
+  torch::NoGradGuard no_grad;
+  torch::nn::Conv2dImpl& conv = conv_at(model, feature_index(layer_name));
+  const at::Tensor final_weight = conv.weight.detach().clone();
+  const at::Tensor final_bias = conv.bias.defined() ? conv.bias.detach().clone() : at::Tensor();
+  std::vector<int64_t> correct;
+  for (const Variant& variant : variants) {
+    conv.weight.copy_(variant.weight);
+    if (final_bias.defined()) conv.bias.copy_(variant.bias);
+    correct.push_back(count_correct(model, test, settings, service));
+  }
+  conv.weight.copy_(final_weight);
+  if (final_bias.defined()) conv.bias.copy_(final_bias);
+  return correct;
+}
+
+}  // namespace hpa::reinit

@@ -1,0 +1,44 @@
+// The layer re-initialization grid of Zhang et al. on a trained run: for a seed's final model,
+// top-1 correct counts with one conv layer's weight and bias replaced by a variant (its value at an
+// earlier epoch, or a fresh draw of its init distribution). Fused evaluation runs the unchanged
+// prefix once per test batch and pushes all variants through the rest as one stacked batch.
+// No MPI or HDF5 here: the farm and the files are the caller's.
+#pragma once
+
+#include "data/batches.hpp"
+#include "models/convnet.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace hpa::reinit {
+
+struct Variant {
+  at::Tensor weight;
+  at::Tensor bias;  // may be undefined for a bias-free conv
+};
+
+struct EvalSettings {
+  int64_t batch_size = 1000;     // test images per batch
+  int64_t stack_limit = 8000;    // most images pushed through the suffix at once (variants x batch)
+};
+
+// Correct counts of the unchanged model on the whole set (each sample once).
+int64_t count_correct(models::ConvNetImpl& model, const data::BatchAssembler& test, const EvalSettings& settings,
+                      const std::function<void()>& service);
+
+// Correct counts of each variant of conv module `layer_name` ("features.K"), fused.
+std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::string& layer_name,
+                                         const std::vector<Variant>& variants, const data::BatchAssembler& test,
+                                         const EvalSettings& settings, const std::function<void()>& service);
+
+// The same by one full forward pass per variant (the reference, and --naive).
+std::vector<int64_t> count_correct_naive(models::ConvNetImpl& model, const std::string& layer_name,
+                                         const std::vector<Variant>& variants, const data::BatchAssembler& test,
+                                         const EvalSettings& settings, const std::function<void()>& service);
+
+// Index K of "features.K" in the features Sequential; throws for other names.
+int64_t feature_index(const std::string& layer_name);
+
+}  // namespace hpa::reinit

@@ -1,0 +1,31 @@
+// hpa-reinit-grid around the evaluation kernels: reading the run, choosing the cells, handing
+// (seed, layer) work items to the MPI farm, and keeping RUN/reinit.h5 current and resumable.
+#pragma once
+
+#include "comm/communicator.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace hpa::reinit {
+
+struct GridOptions {
+  std::string run_dir;
+  std::string epochs_text = "all";  // or a list such as "0,1,5-10"
+  int64_t rerandomize = 1;
+  int64_t batch_size = 1000;
+  int64_t stack_limit = 8000;
+  bool naive = false;
+  std::string data_dir;          // empty: the run's own --data-dir
+  double flush_seconds = 60.0;
+  int64_t threads = 0;
+  bool overwrite = false;
+};
+
+// Every rank: evaluates the missing cells of the grid and writes RUN/reinit.h5 (rank 0).
+void run_grid(const GridOptions& options, const comm::World& world);
+
+// "0,1,2,5-10" -> sorted, unique epochs; throws naming --epochs when malformed or empty.
+std::vector<int64_t> parse_epoch_list(const std::string& text, int64_t max_epoch);
+
+}  // namespace hpa::reinit
