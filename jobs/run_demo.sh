@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The README's main job: builds hpa, trains the Fashion-MNIST demo (jobs/fashion_mnist_demo.cfg,
-# LeNet, 2 seeds) into runs/fashion_mnist_demo, and prints the per-layer n_l at the first and last
-# epoch. Continues an interrupted demo run; HPA_DEMO_FRESH=1 starts it again from scratch.
+# LeNet, 2 seeds) into runs/fashion_mnist_demo, prints the per-layer n_l at the first and last
+# epoch, runs the layer re-initialization grid, and writes the analysis report to
+# runs/fashion_mnist_demo_report/. Continues an interrupted demo; HPA_DEMO_FRESH=1 starts over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target hpa-train hpa-stats
+cmake --build --preset release -j "$(nproc)" --target hpa-train hpa-stats hpa-reinit-grid
 
 run_dir=runs/fashion_mnist_demo
 mode=()
@@ -15,5 +16,10 @@ if [[ -f "$run_dir/run.h5" ]]; then
 fi
 ./build/release/src/hpa-train --config jobs/fashion_mnist_demo.cfg --out "$run_dir" "${mode[@]}"
 ./build/release/src/hpa-stats "$run_dir"
+grid=()
+[[ "${mode[*]-}" == --overwrite ]] && grid=(--overwrite)
+./build/release/src/hpa-reinit-grid "$run_dir" --epochs 0,1,2,5,10,15 --rerandomize 1 "${grid[@]}"
+PYTHONPATH=analysis /usr/bin/python3 -m hpa_analysis report "$run_dir" --out "${run_dir}_report"
 echo
-echo "results: $run_dir/run.h5 (open with h5py; format in docs/run-format.md)"
+echo "results: $run_dir/run.h5 and $run_dir/reinit.h5 (open with h5py; format in docs/run-format.md)"
+echo "report:  ${run_dir}_report/index.md (figures as PNG and PDF, statistics.md, statistics.json)"

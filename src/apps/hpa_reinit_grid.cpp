@@ -2,6 +2,7 @@
 #include "cli/options.hpp"
 #include "comm/communicator.hpp"
 #include "common/error.hpp"
+#include "common/process.hpp"
 #include "reinit/job.hpp"
 #include "train/options.hpp"
 
@@ -51,6 +52,7 @@ int run(int argc, char** argv, hpa::comm::World& world) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hpa::tune_allocator();
   hpa::comm::World world(argc, argv);
   const int code = hpa::cli::run_guarded("hpa-reinit-grid", [&] { return run(argc, argv, world); });
   if (code != 0 && world.world_size() > 1) hpa::comm::World::abort_world(code);

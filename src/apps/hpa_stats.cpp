@@ -2,6 +2,7 @@
 // TorchScript archive) or of a fresh random init of an hpa architecture. Serial; no MPI.
 #include "cli/options.hpp"
 #include "common/error.hpp"
+#include "common/process.hpp"
 #include "formats/model_file.hpp"
 #include "models/architectures.hpp"
 #include "models/parameters.hpp"
@@ -117,5 +118,6 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hpa::tune_allocator();
   return hpa::cli::run_guarded("hpa-stats", [&] { return run(argc, argv); });
 }

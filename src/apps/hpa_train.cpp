@@ -4,6 +4,7 @@
 #include "comm/communicator.hpp"
 #include "common/build_info.hpp"
 #include "common/error.hpp"
+#include "common/process.hpp"
 #include "train/run_setup.hpp"
 #include "train/trainer.hpp"
 
@@ -54,6 +55,7 @@ int run(int argc, char** argv, hpa::comm::World& world) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hpa::tune_allocator();
   hpa::comm::World world(argc, argv);
   const int code = hpa::cli::run_guarded("hpa-train", [&] { return run(argc, argv, world); });
   // An error on one rank must end every rank now, not leave the others waiting in a collective.

@@ -1,0 +1,7 @@
+"""hpa_analysis: figures and statistics from hpa run directories (docs/run-format.md).
+
+Reads only run directories (run.h5, reinit.h5) and hpa-stats JSON files; needs h5py, numpy,
+matplotlib and scipy (Debian packages python3-h5py, python3-numpy, python3-matplotlib,
+python3-scipy). Entry point: python3 -m hpa_analysis report RUN [RUN ...] --out DIR
+"""
+SCHEMA_VERSION = 1

@@ -1,0 +1,14 @@
+// glibc malloc tuning; see process.hpp.
+#include "common/process.hpp"
+
+#include <malloc.h>
+
+namespace hpa {
+
+void tune_allocator() {
+  // Blocks up to 1 GiB come from the heap, and up to 1 GiB of free heap top is kept for reuse.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+}  // namespace hpa
