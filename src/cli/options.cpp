@@ -86,6 +86,29 @@ std::string resolved_config(const po::variables_map& values) {
   return out.str();
 }
 
+std::vector<int64_t> parse_index_list(const std::string& text, const std::string& option) {
+  std::vector<int64_t> values;
+  std::stringstream stream(text);
+  std::string item;
+  const auto number = [&](const std::string& token) {
+    HPA_REQUIRE(!token.empty() && token.size() < 10 && token.find_first_not_of("0123456789") == std::string::npos,
+                option << " " << text << ": '" << token << "' is not a non-negative integer");
+    return static_cast<int64_t>(std::stoll(token));
+  };
+  while (std::getline(stream, item, ',')) {
+    const size_t dash = item.find('-');
+    if (dash == std::string::npos) {
+      values.push_back(number(item));
+      continue;
+    }
+    const int64_t first = number(item.substr(0, dash)), last = number(item.substr(dash + 1));
+    HPA_REQUIRE(first <= last && last - first < 1000000, option << " " << text << ": bad range '" << item << "'");
+    for (int64_t value = first; value <= last; ++value) values.push_back(value);
+  }
+  HPA_REQUIRE(!values.empty(), option << ": the list is empty");
+  return values;
+}
+
 int run_guarded(const std::string& program, const std::function<int()>& body) {
   try {
     return body();

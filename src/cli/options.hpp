@@ -5,8 +5,10 @@
 
 #include <boost/program_options.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace hpa::cli {
 
@@ -29,6 +31,10 @@ std::string help_text(const std::string& usage, const std::string& description,
 // The resolved configuration as config-file text (`name = value` per line, sorted): what a run
 // stores so that it can be repeated.
 std::string resolved_config(const po::variables_map& values);
+
+// "1,4-6,9" -> {1, 4, 5, 6, 9}: non-negative integers and inclusive ranges, in the given order.
+// Throws hpa::Error naming `option` on malformed text or an empty list.
+std::vector<int64_t> parse_index_list(const std::string& text, const std::string& option);
 
 // Runs `body`, printing "PROGRAM: error: MESSAGE" on stderr and returning 1 for any exception.
 int run_guarded(const std::string& program, const std::function<int()>& body);

@@ -1,6 +1,7 @@
 // MPI implementation of World and Group. Every MPI return code is checked.
 #include "comm/communicator.hpp"
 
+#include "comm/mpi_check.hpp"
 #include "common/error.hpp"
 
 #include <mpi.h>
@@ -18,6 +19,7 @@
 namespace hpa::comm {
 namespace {
 
+#if HPA_WITH_NCCL
 int world_rank_or_minus_one() {
   int initialized = 0, finalized = 0, rank = -1;
   MPI_Initialized(&initialized);
@@ -25,14 +27,7 @@ int world_rank_or_minus_one() {
   if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   return rank;
 }
-
-[[noreturn]] void throw_mpi_error(int code, const char* call, const char* file, int line) {
-  char message[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, message, &length);
-  HPA_FAIL("rank " << world_rank_or_minus_one() << " (" << file << ":" << line << "): " << call
-                   << " failed: " << std::string(message, static_cast<size_t>(length)));
-}
+#endif
 
 MPI_Datatype mpi_type(const at::Tensor& tensor) {
   switch (tensor.scalar_type()) {
@@ -52,12 +47,6 @@ void check_collective_tensor(const at::Tensor& tensor) {
 }
 
 }  // namespace
-
-#define HPA_MPI_CHECK(call)                                                      \
-  do {                                                                           \
-    const int hpa_mpi_code_ = (call);                                            \
-    if (hpa_mpi_code_ != MPI_SUCCESS) throw_mpi_error(hpa_mpi_code_, #call, __FILE__, __LINE__); \
-  } while (0)
 
 struct Group::Impl {
   MPI_Comm comm = MPI_COMM_NULL;

@@ -2,6 +2,7 @@
 // answers ASSIGN with the next item, or -1 when there is none left.
 #include "comm/farm.hpp"
 
+#include "comm/mpi_check.hpp"
 #include "common/error.hpp"
 
 #include <mpi.h>
@@ -14,14 +15,6 @@ namespace {
 constexpr int kTagRequest = 701;
 constexpr int kTagAssign = 702;
 
-void check(int code, const char* call) {
-  if (code == MPI_SUCCESS) return;
-  char message[MPI_MAX_ERROR_STRING];
-  int length = 0, rank = -1;
-  MPI_Error_string(code, message, &length);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  HPA_FAIL("rank " << rank << " (" << __FILE__ << "): " << call << " failed: " << std::string(message, static_cast<size_t>(length)));
-}
 
 // A request's payload: [item, values...]; item -1 means "no result yet".
 std::vector<double> pack(int64_t item, const std::vector<double>& result) {
@@ -52,17 +45,16 @@ class Master {
       int flag = 0;
       MPI_Status status;
       if (block) {
-        check(MPI_Probe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &status), "MPI_Probe");
+        HPA_MPI_CHECK(MPI_Probe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &status));
         flag = 1;
       } else {
-        check(MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &flag, &status), "MPI_Iprobe");
+        HPA_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &flag, &status));
       }
       if (!flag) return;
       int count = 0;
-      check(MPI_Get_count(&status, MPI_DOUBLE, &count), "MPI_Get_count");
+      HPA_MPI_CHECK(MPI_Get_count(&status, MPI_DOUBLE, &count));
       std::vector<double> message(static_cast<size_t>(count));
-      check(MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, kTagRequest, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-            "MPI_Recv");
+      HPA_MPI_CHECK(MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, kTagRequest, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
       HPA_INTERNAL_CHECK(!message.empty(), "empty farm request");
       const auto finished = static_cast<int64_t>(message[0]);
       if (finished >= 0) callbacks_.on_result(finished, std::vector<double>(message.begin() + 1, message.end()));
@@ -73,7 +65,7 @@ class Master {
       } else {
         ++workers_stopped_;
       }
-      check(MPI_Send(&next, 1, MPI_INT64_T, status.MPI_SOURCE, kTagAssign, MPI_COMM_WORLD), "MPI_Send");
+      HPA_MPI_CHECK(MPI_Send(&next, 1, MPI_INT64_T, status.MPI_SOURCE, kTagAssign, MPI_COMM_WORLD));
       if (block) return;
     }
   }
@@ -90,9 +82,9 @@ void run_worker(const FarmCallbacks& callbacks) {
   std::vector<double> result;
   while (true) {
     const std::vector<double> message = pack(finished, result);
-    check(MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kTagRequest, MPI_COMM_WORLD), "MPI_Send");
+    HPA_MPI_CHECK(MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kTagRequest, MPI_COMM_WORLD));
     int64_t item = -1;
-    check(MPI_Recv(&item, 1, MPI_INT64_T, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    HPA_MPI_CHECK(MPI_Recv(&item, 1, MPI_INT64_T, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     if (item < 0) return;
     result = callbacks.work(item, no_service);
     finished = item;

@@ -1,6 +1,7 @@
 // Bucketed, hook-driven MPI allreduce of gradients.
 #include "comm/gradient_reducer.hpp"
 
+#include "comm/mpi_check.hpp"
 #include "common/error.hpp"
 
 #include <ATen/Functions.h>
@@ -26,14 +27,6 @@ namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-void check_mpi(int code, const char* call) {
-  if (code == MPI_SUCCESS) return;
-  char message[MPI_MAX_ERROR_STRING];
-  int length = 0, rank = -1;
-  MPI_Error_string(code, message, &length);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  HPA_FAIL("rank " << rank << " (" << __FILE__ << "): " << call << " failed: " << std::string(message, static_cast<size_t>(length)));
-}
 
 struct Bucket {
   std::vector<size_t> params;   // indices into the parameter list
@@ -106,9 +99,8 @@ struct GradientReducer::Impl {
       return;
     }
 #endif
-    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data_ptr<float>(), static_cast<int>(bucket.buffer.numel()),
-                             MPI_FLOAT, MPI_SUM, comm, &bucket.request),
-              "MPI_Iallreduce");
+    HPA_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data_ptr<float>(), static_cast<int>(bucket.buffer.numel()),
+                             MPI_FLOAT, MPI_SUM, comm, &bucket.request));
     bucket.launched = true;
   }
 
@@ -125,7 +117,7 @@ struct GradientReducer::Impl {
     for (size_t b = 0; b < next_to_launch; ++b) {
       if (buckets[b].request == MPI_REQUEST_NULL) continue;
       int done = 0;
-      check_mpi(MPI_Test(&buckets[b].request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      HPA_MPI_CHECK(MPI_Test(&buckets[b].request, &done, MPI_STATUS_IGNORE));
     }
   }
 
@@ -242,12 +234,11 @@ void GradientReducer::finish_step(std::vector<double>& extras) {
     if (!s.on_cuda) {
       std::vector<MPI_Request> requests;
       for (Bucket& bucket : s.buckets) requests.push_back(bucket.request);
-      check_mpi(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+      HPA_MPI_CHECK(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE));
       for (Bucket& bucket : s.buckets) bucket.request = MPI_REQUEST_NULL;
     }
     if (!extras.empty())
-      check_mpi(MPI_Allreduce(MPI_IN_PLACE, extras.data(), static_cast<int>(extras.size()), MPI_DOUBLE, MPI_SUM, s.comm),
-                "MPI_Allreduce");
+      HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, extras.data(), static_cast<int>(extras.size()), MPI_DOUBLE, MPI_SUM, s.comm));
   }
   exposed_s_ += now_s() - start;
 }

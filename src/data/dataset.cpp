@@ -61,21 +61,20 @@ Dataset load_dataset(const std::string& name, const std::string& dir) {
   HPA_FAIL("--dataset " << name << ": unknown dataset (known: mnist, fashion-mnist, cifar10, cifar100)");
 }
 
-void take_train_subset(Dataset& dataset, int64_t count) {
-  HPA_REQUIRE(count > 0, "--train-subset must be positive, got " << count);
-  HPA_REQUIRE(count <= dataset.train.size(),
-              "--train-subset " << count << " is larger than the training set (" << dataset.train.size() << ")");
-  dataset.train.images = dataset.train.images.narrow(0, 0, count).contiguous();
-  dataset.train.labels = dataset.train.labels.narrow(0, 0, count).contiguous();
+namespace {
+
+void keep_first(ImageSet& set, int64_t count, const char* option, const char* which) {
+  HPA_REQUIRE(count > 0, option << " must be positive, got " << count);
+  HPA_REQUIRE(count <= set.size(), option << " " << count << " is larger than the " << which << " set (" << set.size() << ")");
+  set.images = set.images.narrow(0, 0, count).contiguous();
+  set.labels = set.labels.narrow(0, 0, count).contiguous();
 }
 
-void take_test_subset(Dataset& dataset, int64_t count) {
-  HPA_REQUIRE(count > 0, "--test-subset must be positive, got " << count);
-  HPA_REQUIRE(count <= dataset.test.size(),
-              "--test-subset " << count << " is larger than the test set (" << dataset.test.size() << ")");
-  dataset.test.images = dataset.test.images.narrow(0, 0, count).contiguous();
-  dataset.test.labels = dataset.test.labels.narrow(0, 0, count).contiguous();
-}
+}  // namespace
+
+void take_train_subset(Dataset& dataset, int64_t count) { keep_first(dataset.train, count, "--train-subset", "training"); }
+
+void take_test_subset(Dataset& dataset, int64_t count) { keep_first(dataset.test, count, "--test-subset", "test"); }
 
 Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bool stratified, int64_t num_classes) {
   HPA_REQUIRE(fraction >= 0.0 && fraction < 1.0, "--val-fraction must be in [0, 1), got " << fraction);

@@ -21,7 +21,7 @@ struct Variant {
 
 struct EvalSettings {
   int64_t batch_size = 1000;     // test images per batch
-  int64_t stack_limit = 8000;    // most images pushed through the suffix at once (variants x batch)
+  int64_t stack_limit = 1000;    // most images pushed through the suffix at once (variants x batch)
 };
 
 // Correct counts of the unchanged model on the whole set (each sample once).

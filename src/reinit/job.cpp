@@ -1,6 +1,7 @@
 // The grid job; see job.hpp.
 #include "reinit/job.hpp"
 
+#include "cli/options.hpp"
 #include "comm/farm.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
@@ -146,27 +147,9 @@ void print_summary(const store::ReinitGrid& grid, const std::vector<store::Layer
 }  // namespace
 
 std::vector<int64_t> parse_epoch_list(const std::string& text, int64_t max_epoch) {
-  std::set<int64_t> epochs;
-  std::stringstream stream(text);
-  std::string item;
-  const auto number = [&](const std::string& token) {
-    HPA_REQUIRE(!token.empty() && token.size() < 10 && token.find_first_not_of("0123456789") == std::string::npos,
-                "--epochs " << text << ": '" << token << "' is not an epoch number");
-    const int64_t value = std::stoll(token);
-    HPA_REQUIRE(value <= max_epoch, "--epochs " << text << ": epoch " << value << " is beyond the run's " << max_epoch);
-    return value;
-  };
-  while (std::getline(stream, item, ',')) {
-    const size_t dash = item.find('-');
-    if (dash == std::string::npos) {
-      epochs.insert(number(item));
-    } else {
-      const int64_t first = number(item.substr(0, dash)), last = number(item.substr(dash + 1));
-      HPA_REQUIRE(first <= last, "--epochs " << text << ": bad range '" << item << "'");
-      for (int64_t e = first; e <= last; ++e) epochs.insert(e);
-    }
-  }
-  HPA_REQUIRE(!epochs.empty(), "--epochs: the list is empty");
+  const std::vector<int64_t> listed = cli::parse_index_list(text, "--epochs");
+  const std::set<int64_t> epochs(listed.begin(), listed.end());
+  HPA_REQUIRE(*epochs.rbegin() <= max_epoch, "--epochs " << text << ": epoch " << *epochs.rbegin() << " is beyond the run's " << max_epoch);
   return {epochs.begin(), epochs.end()};
 }
 

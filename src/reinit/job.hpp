@@ -14,7 +14,7 @@ struct GridOptions {
   std::string epochs_text = "all";  // or a list such as "0,1,5-10"
   int64_t rerandomize = 1;
   int64_t batch_size = 1000;
-  int64_t stack_limit = 8000;
+  int64_t stack_limit = 1000;
   bool naive = false;
   std::string data_dir;          // empty: the run's own --data-dir
   double flush_seconds = 60.0;

@@ -1,6 +1,7 @@
 // hpa-train options and their validation.
 #include "train/options.hpp"
 
+#include "cli/options.hpp"
 #include "common/error.hpp"
 
 #include <boost/program_options.hpp>
@@ -66,25 +67,7 @@ po::options_description describe_train_options(TrainOptions& o) {
 }
 
 std::vector<int64_t> parse_seed_list(const std::string& text) {
-  std::vector<int64_t> seeds;
-  std::stringstream stream(text);
-  std::string item;
-  const auto number = [&](const std::string& token) {
-    HPA_REQUIRE(!token.empty() && token.find_first_not_of("0123456789") == std::string::npos && token.size() < 10,
-                "--seeds " << text << ": '" << token << "' is not a non-negative integer");
-    return std::stoll(token);
-  };
-  while (std::getline(stream, item, ',')) {
-    const size_t dash = item.find('-');
-    if (dash == std::string::npos) {
-      seeds.push_back(number(item));
-    } else {
-      const int64_t first = number(item.substr(0, dash)), last = number(item.substr(dash + 1));
-      HPA_REQUIRE(first <= last && last - first < 100000, "--seeds " << text << ": bad range '" << item << "'");
-      for (int64_t seed = first; seed <= last; ++seed) seeds.push_back(seed);
-    }
-  }
-  HPA_REQUIRE(!seeds.empty(), "--seeds: the list is empty");
+  const std::vector<int64_t> seeds = cli::parse_index_list(text, "--seeds");
   HPA_REQUIRE(std::set<int64_t>(seeds.begin(), seeds.end()).size() == seeds.size(), "--seeds " << text << ": a seed appears twice");
   return seeds;
 }
