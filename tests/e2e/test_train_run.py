@@ -118,6 +118,27 @@ expect_one_line_error(checks, [train, "--out", bad, "--arch", "vgg11", "--data-d
 expect_one_line_error(checks, [train, "--out", bad, "--epoch", "3"], "--epoch")
 expect_one_line_error(checks, [train, "--out", bad, "--config", "/nonexistent.cfg"], "/nonexistent.cfg")
 checks.check(not os.path.exists(bad), "a refused run created its directory")
+# Every committed job config is a complete, valid hpa-train configuration (CIFAR ones against tiny
+# files in the official binary format).
+jobs_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "jobs")
+cifar10, cifar100 = os.path.join(work, "cifar10"), os.path.join(work, "cifar100")
+os.makedirs(cifar10)
+os.makedirs(cifar100)
+for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+    records = np.zeros((40, 3073), np.uint8)
+    records[:, 0] = np.arange(40) % 10
+    records.tofile(os.path.join(cifar10, name))
+for name in ["train.bin", "test.bin"]:
+    records = np.zeros((300, 3074), np.uint8)
+    records[:, 1] = np.arange(300) % 100
+    records.tofile(os.path.join(cifar100, name))
+for config in sorted(os.listdir(jobs_dir)):
+    if not config.endswith(".cfg"):
+        continue
+    data = {"cifar10": cifar10, "cifar100": cifar100}.get(open(os.path.join(jobs_dir, config)).read().split("dataset = ")[1].split()[0], FASHION_MNIST)
+    r = run([train, "--config", os.path.join(jobs_dir, config), "--out", os.path.join(work, "jobs_dry"), "--dry-run",
+             "--data-dir", data])
+    checks.check(r.returncode == 0 and "configuration is valid" in r.stdout, f"jobs/{config}: {r.stderr}")
 overwrite = run([train, "--out", out, "--seeds", "3", "--overwrite", *common, "--epochs", "1"])
 checks.check(overwrite.returncode == 0, f"--overwrite failed: {overwrite.stderr}")
 checks.check(not os.path.exists(os.path.join(out, "seed_4")), "--overwrite kept the old seed folder")
