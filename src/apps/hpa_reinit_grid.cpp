@@ -17,17 +17,24 @@ namespace po = boost::program_options;
 int run(int argc, char** argv, hpa::comm::World& world) {
   hpa::reinit::GridOptions o;
   po::options_description description("options");
-  description.add_options()
-      ("run", po::value(&o.run_dir), "run directory written by hpa-train (required)")
-      ("epochs", po::value(&o.epochs_text)->default_value(o.epochs_text), "reset epochs: 'all', or list and ranges, e.g. 0,1,2,5-10")
-      ("rerandomize", po::value(&o.rerandomize)->default_value(o.rerandomize), "re-randomization draws per layer from the init distribution")
-      ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "test images per batch")
-      ("stack-limit", po::value(&o.stack_limit)->default_value(o.stack_limit), "fused: most images (variants x batch) pushed through the network at once")
-      ("naive", po::bool_switch(&o.naive), "evaluate every cell with its own full forward pass (reference; slower)")
-      ("data-dir", po::value(&o.data_dir)->default_value(""), "dataset folder (default: the one the run was trained from)")
-      ("flush-seconds", po::value(&o.flush_seconds)->default_value(o.flush_seconds), "rewrite RUN/reinit.h5 at least this often while results come in")
-      ("threads", po::value(&o.threads)->default_value(o.threads), "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")
-      ("overwrite", po::bool_switch(&o.overwrite), "ignore and replace an existing RUN/reinit.h5 (default: resume it)");
+  description.add_options()("run", po::value(&o.run_dir), "run directory written by hpa-train (required)")(
+      "epochs", po::value(&o.epochs_text)->default_value(o.epochs_text),
+      "reset epochs: 'all', or list and ranges, e.g. 0,1,2,5-10")(
+      "rerandomize", po::value(&o.rerandomize)->default_value(o.rerandomize),
+      "re-randomization draws per layer from the init distribution")(
+      "batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "test images per batch")(
+      "stack-limit", po::value(&o.stack_limit)->default_value(o.stack_limit),
+      "fused: most images (variants x batch) pushed through the network at once")(
+      "naive", po::bool_switch(&o.naive),
+      "evaluate every cell with its own full forward pass (reference; slower)")(
+      "data-dir", po::value(&o.data_dir)->default_value(""),
+      "dataset folder (default: the one the run was trained from)")(
+      "flush-seconds", po::value(&o.flush_seconds)->default_value(o.flush_seconds),
+      "rewrite RUN/reinit.h5 at least this often while results come in")(
+      "threads", po::value(&o.threads)->default_value(o.threads),
+      "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")(
+      "overwrite", po::bool_switch(&o.overwrite),
+      "ignore and replace an existing RUN/reinit.h5 (default: resume it)");
   po::positional_options_description positional;
   positional.add("run", 1);
   const hpa::cli::ParseResult parsed = hpa::cli::parse(argc, argv, description, positional);

@@ -20,7 +20,7 @@ namespace po = boost::program_options;
 struct StatsOptions {
   std::string input;  // model file; empty with --arch means "random init"
   std::string arch;
-  std::string init;   // empty: the architecture's default scheme
+  std::string init;  // empty: the architecture's default scheme
   std::string json_path;
   bool with_linear = false;
   uint64_t seed = 0;
@@ -31,19 +31,22 @@ struct StatsOptions {
 
 po::options_description describe(StatsOptions& options) {
   po::options_description description("options");
-  description.add_options()
-      ("input", po::value(&options.input), "model file (torch.save(model.state_dict()) or TorchScript) or run directory")
-      ("arch", po::value(&options.arch)->default_value(""),
-       "architecture (vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet): with INPUT, check that the file "
-       "fits it; without INPUT, report a random init of it")
-      ("json", po::value(&options.json_path)->default_value(""), "also write the statistics, every cosine included, to this JSON file")
-      ("with-linear", po::bool_switch(&options.with_linear), "include linear layers (numbered after the convolutions)")
-      ("seed", po::value(&options.seed)->default_value(0), "seed of the random init (with --arch and no INPUT)")
-      ("init", po::value(&options.init)->default_value(""),
-       "init scheme of the random init: paper, torchvision or normal-0.01 (default: the architecture's)")
-      ("num-classes", po::value(&options.num_classes)->default_value(1000), "class count of the architecture")
-      ("in-channels", po::value(&options.in_channels)->default_value(3), "input channels of the architecture")
-      ("width", po::value(&options.width)->default_value(1.0), "width multiplier of the architecture");
+  description.add_options()("input", po::value(&options.input),
+                            "model file (torch.save(model.state_dict()) or TorchScript) or run directory")(
+      "arch", po::value(&options.arch)->default_value(""),
+      "architecture (vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet): with INPUT, check that the file "
+      "fits it; without INPUT, report a random init of it")(
+      "json", po::value(&options.json_path)->default_value(""),
+      "also write the statistics, every cosine included, to this JSON file")(
+      "with-linear", po::bool_switch(&options.with_linear),
+      "include linear layers (numbered after the convolutions)")(
+      "seed", po::value(&options.seed)->default_value(0),
+      "seed of the random init (with --arch and no INPUT)")(
+      "init", po::value(&options.init)->default_value(""),
+      "init scheme of the random init: paper, torchvision or normal-0.01 (default: the architecture's)")(
+      "num-classes", po::value(&options.num_classes)->default_value(1000), "class count of the architecture")(
+      "in-channels", po::value(&options.in_channels)->default_value(3), "input channels of the architecture")(
+      "width", po::value(&options.width)->default_value(1.0), "width multiplier of the architecture");
   return description;
 }
 
@@ -70,7 +73,8 @@ int run(int argc, char** argv) {
         description);
     return 0;
   }
-  HPA_REQUIRE(!options.input.empty() || !options.arch.empty(), "give a model file, or --arch for a random init (see --help)");
+  HPA_REQUIRE(!options.input.empty() || !options.arch.empty(),
+              "give a model file, or --arch for a random init (see --help)");
   if (!options.input.empty() && std::filesystem::is_directory(options.input)) {
     hpa::stats::report_run(std::cout, options.input, options.json_path);
     return 0;
@@ -108,7 +112,8 @@ int run(int argc, char** argv) {
     header.source_kind = file.kind == hpa::formats::ModelFileKind::torchscript ? "torchscript" : "state_dict";
   }
 
-  const std::vector<hpa::stats::LayerStats> layers = hpa::stats::compute_layer_stats(tensors, options.with_linear);
+  const std::vector<hpa::stats::LayerStats> layers =
+      hpa::stats::compute_layer_stats(tensors, options.with_linear);
   HPA_REQUIRE(!layers.empty(), header.source << ": no convolution with a kernel larger than 1x1 found");
   hpa::stats::print_table(std::cout, header, layers);
   if (!options.json_path.empty()) hpa::stats::write_json_file(options.json_path, header, layers);

@@ -19,7 +19,8 @@ namespace po = boost::program_options;
 int run(int argc, char** argv, hpa::comm::World& world) {
   hpa::train::TrainOptions options;
   po::options_description description = hpa::train::describe_train_options(options);
-  const hpa::cli::ParseResult parsed = hpa::cli::parse(argc, argv, description, po::positional_options_description());
+  const hpa::cli::ParseResult parsed =
+      hpa::cli::parse(argc, argv, description, po::positional_options_description());
   if (parsed.help_requested) {
     if (world.is_world_root())
       std::cout << hpa::cli::help_text(
@@ -37,11 +38,12 @@ int run(int argc, char** argv, hpa::comm::World& world) {
 
   hpa::train::Job job = hpa::train::prepare_job(options, world, hpa::cli::resolved_config(parsed.values));
   if (world.is_world_root()) {
-    std::cout << "hpa-train " << hpa::build_info::hpa_version << ": " << options.arch << " on " << options.dataset
-              << " (" << job.dataset.train.size() << " train, " << job.dataset.test.size() << " test images of "
-              << job.dataset.channels() << "x" << job.dataset.height() << "x" << job.dataset.width() << "), seeds "
-              << options.seeds_text << ", " << options.epochs << " epochs, " << world.world_size() << " rank(s) in "
-              << job.num_groups << " seed group(s), " << threads << " thread(s) per rank\n";
+    std::cout << "hpa-train " << hpa::build_info::hpa_version << ": " << options.arch << " on "
+              << options.dataset << " (" << job.dataset.train.size() << " train, " << job.dataset.test.size()
+              << " test images of " << job.dataset.channels() << "x" << job.dataset.height() << "x"
+              << job.dataset.width() << "), seeds " << options.seeds_text << ", " << options.epochs
+              << " epochs, " << world.world_size() << " rank(s) in " << job.num_groups << " seed group(s), "
+              << threads << " thread(s) per rank\n";
   }
   if (options.dry_run) {
     if (world.is_world_root()) std::cout << "dry run: configuration is valid\n" << job.config_text;

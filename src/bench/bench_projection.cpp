@@ -53,7 +53,8 @@ void BM_Vgg19ConvStatsAten(benchmark::State& state) {
   for (auto _ : state) {
     for (const at::Tensor& weight : model.weights) {
       const at::Tensor rows = weight.to(at::kDouble).flatten(1);
-      const at::Tensor cosines = rows.sum(1) / (rows.norm(2, 1) * std::sqrt(static_cast<double>(rows.size(1))));
+      const at::Tensor cosines =
+          rows.sum(1) / (rows.norm(2, 1) * std::sqrt(static_cast<double>(rows.size(1))));
       benchmark::DoNotOptimize((cosines <= 0).sum().item<int64_t>());
     }
   }

@@ -39,14 +39,16 @@ std::string value_text(const po::variable_value& value) {
 ParseResult parse(int argc, const char* const argv[], po::options_description& options,
                   const po::positional_options_description& positional) {
   options.add_options()("help,h", "print this help and exit")(
-      "config", po::value<std::string>(), "read options from FILE (name = value per line); the command line wins");
+      "config", po::value<std::string>(),
+      "read options from FILE (name = value per line); the command line wins");
   ParseResult result;
   try {
     po::store(po::command_line_parser(argc, argv)
                   .options(options)
                   .positional(positional)
                   .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
-                  .run(), result.values);
+                  .run(),
+              result.values);
   } catch (const po::error& error) {
     rethrow_with_context(error, "");
   }
@@ -91,8 +93,9 @@ std::vector<int64_t> parse_index_list(const std::string& text, const std::string
   std::stringstream stream(text);
   std::string item;
   const auto number = [&](const std::string& token) {
-    HPA_REQUIRE(!token.empty() && token.size() < 10 && token.find_first_not_of("0123456789") == std::string::npos,
-                option << " " << text << ": '" << token << "' is not a non-negative integer");
+    HPA_REQUIRE(
+        !token.empty() && token.size() < 10 && token.find_first_not_of("0123456789") == std::string::npos,
+        option << " " << text << ": '" << token << "' is not a non-negative integer");
     return static_cast<int64_t>(std::stoll(token));
   };
   while (std::getline(stream, item, ',')) {
@@ -102,7 +105,8 @@ std::vector<int64_t> parse_index_list(const std::string& text, const std::string
       continue;
     }
     const int64_t first = number(item.substr(0, dash)), last = number(item.substr(dash + 1));
-    HPA_REQUIRE(first <= last && last - first < 1000000, option << " " << text << ": bad range '" << item << "'");
+    HPA_REQUIRE(first <= last && last - first < 1000000,
+                option << " " << text << ": bad range '" << item << "'");
     for (int64_t value = first; value <= last; ++value) values.push_back(value);
   }
   HPA_REQUIRE(!values.empty(), option << ": the list is empty");

@@ -31,12 +31,18 @@ int world_rank_or_minus_one() {
 
 MPI_Datatype mpi_type(const at::Tensor& tensor) {
   switch (tensor.scalar_type()) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kLong: return MPI_INT64_T;
-    case at::kInt: return MPI_INT32_T;
-    case at::kByte: return MPI_UINT8_T;
-    default: HPA_FAIL("no MPI type for tensors of " << tensor.scalar_type());
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kLong:
+      return MPI_INT64_T;
+    case at::kInt:
+      return MPI_INT32_T;
+    case at::kByte:
+      return MPI_UINT8_T;
+    default:
+      HPA_FAIL("no MPI type for tensors of " << tensor.scalar_type());
   }
 }
 
@@ -71,14 +77,15 @@ Group& Group::operator=(Group&&) noexcept = default;
 void Group::group_allreduce_sum(at::Tensor& tensor) const {
   check_collective_tensor(tensor);
   if (group_size_ == 1) return;
-  HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor),
-                              MPI_SUM, impl_->comm));
+  HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
+                              mpi_type(tensor), MPI_SUM, impl_->comm));
 }
 
 void Group::group_broadcast(at::Tensor& tensor, int root) const {
   check_collective_tensor(tensor);
   if (group_size_ == 1) return;
-  HPA_MPI_CHECK(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root, impl_->comm));
+  HPA_MPI_CHECK(
+      MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root, impl_->comm));
 }
 
 void Group::group_barrier() const {
@@ -96,12 +103,15 @@ void* Group::nccl_handle() const {
     ncclUniqueId id;
     if (group_rank_ == 0) {
       const ncclResult_t result = ncclGetUniqueId(&id);
-      if (result != ncclSuccess) HPA_FAIL("rank " << world_rank_or_minus_one() << ": ncclGetUniqueId failed: " << ncclGetErrorString(result));
+      if (result != ncclSuccess)
+        HPA_FAIL("rank " << world_rank_or_minus_one()
+                         << ": ncclGetUniqueId failed: " << ncclGetErrorString(result));
     }
     HPA_MPI_CHECK(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, impl_->comm));
     const ncclResult_t result = ncclCommInitRank(&impl_->nccl, group_size_, id, group_rank_);
     if (result != ncclSuccess)
-      HPA_FAIL("rank " << world_rank_or_minus_one() << ": ncclCommInitRank failed: " << ncclGetErrorString(result));
+      HPA_FAIL("rank " << world_rank_or_minus_one()
+                       << ": ncclCommInitRank failed: " << ncclGetErrorString(result));
   }
   return impl_->nccl;
 #else

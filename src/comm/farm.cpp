@@ -15,7 +15,6 @@ namespace {
 constexpr int kTagRequest = 701;
 constexpr int kTagAssign = 702;
 
-
 // A request's payload: [item, values...]; item -1 means "no result yet".
 std::vector<double> pack(int64_t item, const std::vector<double>& result) {
   std::vector<double> message = {static_cast<double>(item)};
@@ -54,10 +53,12 @@ class Master {
       int count = 0;
       HPA_MPI_CHECK(MPI_Get_count(&status, MPI_DOUBLE, &count));
       std::vector<double> message(static_cast<size_t>(count));
-      HPA_MPI_CHECK(MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, kTagRequest, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+      HPA_MPI_CHECK(MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, kTagRequest,
+                             MPI_COMM_WORLD, MPI_STATUS_IGNORE));
       HPA_INTERNAL_CHECK(!message.empty(), "empty farm request");
       const auto finished = static_cast<int64_t>(message[0]);
-      if (finished >= 0) callbacks_.on_result(finished, std::vector<double>(message.begin() + 1, message.end()));
+      if (finished >= 0)
+        callbacks_.on_result(finished, std::vector<double>(message.begin() + 1, message.end()));
       int64_t next = -1;
       if (!pending_.empty()) {
         next = pending_.front();
@@ -82,7 +83,8 @@ void run_worker(const FarmCallbacks& callbacks) {
   std::vector<double> result;
   while (true) {
     const std::vector<double> message = pack(finished, result);
-    HPA_MPI_CHECK(MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kTagRequest, MPI_COMM_WORLD));
+    HPA_MPI_CHECK(MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kTagRequest,
+                           MPI_COMM_WORLD));
     int64_t item = -1;
     HPA_MPI_CHECK(MPI_Recv(&item, 1, MPI_INT64_T, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     if (item < 0) return;

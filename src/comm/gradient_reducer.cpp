@@ -25,20 +25,20 @@
 namespace hpa::comm {
 namespace {
 
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 struct Bucket {
-  std::vector<size_t> params;   // indices into the parameter list
-  std::vector<int64_t> offsets; // element offset of each parameter in `buffer`
-  at::Tensor buffer;            // float32, the bucket's gradients packed
+  std::vector<size_t> params;    // indices into the parameter list
+  std::vector<int64_t> offsets;  // element offset of each parameter in `buffer`
+  at::Tensor buffer;             // float32, the bucket's gradients packed
   size_t num_ready = 0;
   bool launched = false;
   MPI_Request request = MPI_REQUEST_NULL;
 };
 
 }  // namespace
-
 
 namespace {
 
@@ -78,8 +78,9 @@ struct GradientReducer::Impl {
     produced.record(c10::cuda::getCurrentCUDAStream());
     produced.block(*side_stream);
     const ncclResult_t result =
-        ncclAllReduce(bucket.buffer.data_ptr<float>(), bucket.buffer.data_ptr<float>(), static_cast<size_t>(bucket.buffer.numel()),
-                      ncclFloat, ncclSum, static_cast<ncclComm_t>(nccl), side_stream->stream());
+        ncclAllReduce(bucket.buffer.data_ptr<float>(), bucket.buffer.data_ptr<float>(),
+                      static_cast<size_t>(bucket.buffer.numel()), ncclFloat, ncclSum,
+                      static_cast<ncclComm_t>(nccl), side_stream->stream());
     if (result != ncclSuccess) HPA_FAIL("ncclAllReduce failed: " << ncclGetErrorString(result));
   }
 
@@ -99,15 +100,17 @@ struct GradientReducer::Impl {
       return;
     }
 #endif
-    HPA_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data_ptr<float>(), static_cast<int>(bucket.buffer.numel()),
-                             MPI_FLOAT, MPI_SUM, comm, &bucket.request));
+    HPA_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data_ptr<float>(),
+                                 static_cast<int>(bucket.buffer.numel()), MPI_FLOAT, MPI_SUM, comm,
+                                 &bucket.request));
     bucket.launched = true;
   }
 
   // Buckets are launched strictly in order so every rank issues the same collectives in the same
   // sequence, whatever order its hooks fire in.
   void launch_ready_buckets() {
-    while (next_to_launch < buckets.size() && buckets[next_to_launch].num_ready == buckets[next_to_launch].params.size())
+    while (next_to_launch < buckets.size() &&
+           buckets[next_to_launch].num_ready == buckets[next_to_launch].params.size())
       launch(buckets[next_to_launch++]);
   }
 
@@ -179,7 +182,8 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
     s.nccl = group.nccl_handle();
     s.side_stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, s.params[0].device().index());
 #else
-    HPA_FAIL("data-parallel training of CUDA tensors needs the NCCL backend (configure with -DHPA_WITH_NCCL=ON)");
+    HPA_FAIL(
+        "data-parallel training of CUDA tensors needs the NCCL backend (configure with -DHPA_WITH_NCCL=ON)");
 #endif
   }
   // Gradients live in the buckets: each .grad is a view, autograd accumulates into it in place,
@@ -220,8 +224,11 @@ void GradientReducer::finish_step(std::vector<double>& extras) {
     // Parameters that got no gradient this step (an empty share, an unused layer) hold the zeros
     // of zero_grad; with overlap off, every bucket is launched here.
     for (size_t k = 0; k < s.params.size(); ++k) {
-      HPA_INTERNAL_CHECK(s.params[k].grad().defined() && s.params[k].grad().data_ptr() ==
-                             s.buckets[s.bucket_of[k]].buffer.narrow(0, s.buckets[s.bucket_of[k]].offsets[s.slot_of[k]], 1).data_ptr(),
+      HPA_INTERNAL_CHECK(s.params[k].grad().defined() &&
+                             s.params[k].grad().data_ptr() ==
+                                 s.buckets[s.bucket_of[k]]
+                                     .buffer.narrow(0, s.buckets[s.bucket_of[k]].offsets[s.slot_of[k]], 1)
+                                     .data_ptr(),
                          "gradient " << k << " no longer lives in its bucket (was .grad replaced?)");
       if (s.ready[k]) continue;
       s.ready[k] = 1;
@@ -238,7 +245,8 @@ void GradientReducer::finish_step(std::vector<double>& extras) {
       for (Bucket& bucket : s.buckets) bucket.request = MPI_REQUEST_NULL;
     }
     if (!extras.empty())
-      HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, extras.data(), static_cast<int>(extras.size()), MPI_DOUBLE, MPI_SUM, s.comm));
+      HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, extras.data(), static_cast<int>(extras.size()), MPI_DOUBLE,
+                                  MPI_SUM, s.comm));
   }
   exposed_s_ += now_s() - start;
 }

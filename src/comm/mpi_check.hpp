@@ -23,8 +23,9 @@ namespace hpa::comm::detail {
 
 }  // namespace hpa::comm::detail
 
-#define HPA_MPI_CHECK(call)                                                                        \
-  do {                                                                                             \
-    const int hpa_mpi_code_ = (call);                                                              \
-    if (hpa_mpi_code_ != MPI_SUCCESS) ::hpa::comm::detail::throw_mpi_error(hpa_mpi_code_, #call, __FILE__, __LINE__); \
+#define HPA_MPI_CHECK(call)                                                           \
+  do {                                                                                \
+    const int hpa_mpi_code_ = (call);                                                 \
+    if (hpa_mpi_code_ != MPI_SUCCESS)                                                 \
+      ::hpa::comm::detail::throw_mpi_error(hpa_mpi_code_, #call, __FILE__, __LINE__); \
   } while (0)

@@ -22,25 +22,25 @@ namespace detail {
 }  // namespace hpa
 
 // Streams its arguments into an hpa::Error: HPA_FAIL(path << ": truncated at byte " << offset).
-#define HPA_FAIL(stream_expr)              \
-  do {                                     \
-    std::ostringstream hpa_fail_stream_;   \
-    hpa_fail_stream_ << stream_expr;       \
+#define HPA_FAIL(stream_expr)                   \
+  do {                                          \
+    std::ostringstream hpa_fail_stream_;        \
+    hpa_fail_stream_ << stream_expr;            \
     throw ::hpa::Error(hpa_fail_stream_.str()); \
   } while (0)
 
 // Input validation that stays on in release builds: HPA_REQUIRE(n > 0, "--epochs must be > 0").
-#define HPA_REQUIRE(condition, stream_expr) \
-  do {                                      \
+#define HPA_REQUIRE(condition, stream_expr)  \
+  do {                                       \
     if (!(condition)) HPA_FAIL(stream_expr); \
   } while (0)
 
 // Internal invariant that should never fail whatever the input; reports file:line.
-#define HPA_INTERNAL_CHECK(condition, stream_expr)                                      \
-  do {                                                                                  \
-    if (!(condition)) {                                                                 \
-      std::ostringstream hpa_check_stream_;                                             \
-      hpa_check_stream_ << stream_expr;                                                 \
+#define HPA_INTERNAL_CHECK(condition, stream_expr)                                            \
+  do {                                                                                        \
+    if (!(condition)) {                                                                       \
+      std::ostringstream hpa_check_stream_;                                                   \
+      hpa_check_stream_ << stream_expr;                                                       \
       ::hpa::detail::throw_internal(__FILE__, __LINE__, #condition, hpa_check_stream_.str()); \
-    }                                                                                   \
+    }                                                                                         \
   } while (0)

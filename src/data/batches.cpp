@@ -20,9 +20,12 @@ NormalizationKind parse_normalization(const std::string& name) {
 
 std::string normalization_name(NormalizationKind kind) {
   switch (kind) {
-    case NormalizationKind::dataset: return "dataset";
-    case NormalizationKind::unit: return "unit";
-    case NormalizationKind::symmetric: return "symmetric";
+    case NormalizationKind::dataset:
+      return "dataset";
+    case NormalizationKind::unit:
+      return "unit";
+    case NormalizationKind::symmetric:
+      return "symmetric";
   }
   return "?";
 }
@@ -37,7 +40,8 @@ Normalization Normalization::make(NormalizationKind kind, const ImageSet& train)
     result.mean.assign(static_cast<size_t>(channels), 0.5f);
     result.std.assign(static_cast<size_t>(channels), 0.5f);
   } else {
-    const at::Tensor pixels = train.images.transpose(0, 1).reshape({channels, -1}).to(at::kDouble).div_(255.0);
+    const at::Tensor pixels =
+        train.images.transpose(0, 1).reshape({channels, -1}).to(at::kDouble).div_(255.0);
     const at::Tensor mean = pixels.mean(1), std = pixels.std(1, /*unbiased=*/false);
     for (int64_t c = 0; c < channels; ++c) {
       result.mean.push_back(static_cast<float>(mean[c].item<double>()));
@@ -73,7 +77,8 @@ Batch BatchAssembler::assemble(const std::vector<int64_t>& indices, uint64_t epo
   std::vector<float> scale(static_cast<size_t>(channels)), offset(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) {  // value = pixel * scale + offset = (pixel/255 - mean) / std
     scale[static_cast<size_t>(c)] = 1.0f / (255.0f * normalization_.std[static_cast<size_t>(c)]);
-    offset[static_cast<size_t>(c)] = -normalization_.mean[static_cast<size_t>(c)] / normalization_.std[static_cast<size_t>(c)];
+    offset[static_cast<size_t>(c)] =
+        -normalization_.mean[static_cast<size_t>(c)] / normalization_.std[static_cast<size_t>(c)];
   }
   for (int64_t b = 0; b < count; ++b) {
     const int64_t index = indices[static_cast<size_t>(b)];
@@ -84,7 +89,8 @@ Batch BatchAssembler::assemble(const std::vector<int64_t>& indices, uint64_t epo
     int64_t shift_x = 0, shift_y = 0;
     bool flip = false;
     if (augmentation_.enabled) {
-      const uint64_t word = keyed_random(seed_, epoch, static_cast<uint64_t>(index), RandomStream::augmentation);
+      const uint64_t word =
+          keyed_random(seed_, epoch, static_cast<uint64_t>(index), RandomStream::augmentation);
       const uint64_t span = static_cast<uint64_t>(2 * augmentation_.max_shift + 1);
       shift_x = static_cast<int64_t>(bounded(word, span)) - augmentation_.max_shift;
       shift_y = static_cast<int64_t>(bounded(splitmix64(word), span)) - augmentation_.max_shift;

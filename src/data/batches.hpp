@@ -32,8 +32,8 @@ struct Augmentation {
 };
 
 struct Batch {
-  at::Tensor images;   // float [B, C, H, W]
-  at::Tensor labels;   // int64 [B]
+  at::Tensor images;        // float [B, C, H, W]
+  at::Tensor labels;        // int64 [B]
   int64_t global_size = 0;  // samples in the whole global batch, across ranks
 };
 

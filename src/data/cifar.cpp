@@ -21,7 +21,8 @@ ImageSet read_cifar_files(const std::vector<std::string>& paths, int64_t label_b
     if (!std::filesystem::exists(path)) HPA_FAIL(path << ": missing (CIFAR binary version expected)");
     const auto size = static_cast<int64_t>(std::filesystem::file_size(path));
     if (size == 0 || size % record != 0)
-      HPA_FAIL(path << ": " << size << " bytes is not a whole number of " << record << "-byte CIFAR records (truncated?)");
+      HPA_FAIL(path << ": " << size << " bytes is not a whole number of " << record
+                    << "-byte CIFAR records (truncated?)");
     total += size / record;
   }
   ImageSet set;
@@ -39,7 +40,8 @@ ImageSet read_cifar_files(const std::vector<std::string>& paths, int64_t label_b
     for (int64_t offset = 0; offset < size; offset += record, ++index) {
       const auto label = static_cast<uint8_t>(buffer[static_cast<size_t>(offset + label_bytes - 1)]);
       if (label >= num_classes)
-        HPA_FAIL(path << ": record " << offset / record << " has label " << int(label) << ", outside 0.." << num_classes - 1);
+        HPA_FAIL(path << ": record " << offset / record << " has label " << int(label) << ", outside 0.."
+                      << num_classes - 1);
       labels[index] = label;
       std::memcpy(images + index * kImageBytes, buffer.data() + offset + label_bytes, kImageBytes);
     }

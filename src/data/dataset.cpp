@@ -28,7 +28,8 @@ ImageSet load_idx_pair(const std::string& dir, const std::string& prefix) {
   at::Tensor images = read_idx_ubyte(images_path, 3);
   at::Tensor labels = read_idx_ubyte(labels_path, 1);
   if (images.size(0) != labels.size(0))
-    HPA_FAIL(labels_path << ": " << labels.size(0) << " labels for " << images.size(0) << " images in " << images_path);
+    HPA_FAIL(labels_path << ": " << labels.size(0) << " labels for " << images.size(0) << " images in "
+                         << images_path);
   return {images.unsqueeze(1), labels.to(at::kLong)};
 }
 
@@ -49,7 +50,8 @@ Dataset load_idx_dataset(const std::string& name, const std::string& dir) {
   dataset.test = load_idx_pair(dir, "t10k");
   if (dataset.train.images.sizes().slice(1) != dataset.test.images.sizes().slice(1))
     HPA_FAIL("--data-dir " << dir << ": train and test images differ in size");
-  const int64_t max_label = std::max(dataset.train.labels.max().item<int64_t>(), dataset.test.labels.max().item<int64_t>());
+  const int64_t max_label =
+      std::max(dataset.train.labels.max().item<int64_t>(), dataset.test.labels.max().item<int64_t>());
   if (max_label > 9) HPA_FAIL("--data-dir " << dir << ": label " << max_label << " outside 0..9");
   dataset.num_classes = 10;
   return dataset;
@@ -65,21 +67,28 @@ namespace {
 
 void keep_first(ImageSet& set, int64_t count, const char* option, const char* which) {
   HPA_REQUIRE(count > 0, option << " must be positive, got " << count);
-  HPA_REQUIRE(count <= set.size(), option << " " << count << " is larger than the " << which << " set (" << set.size() << ")");
+  HPA_REQUIRE(count <= set.size(),
+              option << " " << count << " is larger than the " << which << " set (" << set.size() << ")");
   set.images = set.images.narrow(0, 0, count).contiguous();
   set.labels = set.labels.narrow(0, 0, count).contiguous();
 }
 
 }  // namespace
 
-void take_train_subset(Dataset& dataset, int64_t count) { keep_first(dataset.train, count, "--train-subset", "training"); }
+void take_train_subset(Dataset& dataset, int64_t count) {
+  keep_first(dataset.train, count, "--train-subset", "training");
+}
 
-void take_test_subset(Dataset& dataset, int64_t count) { keep_first(dataset.test, count, "--test-subset", "test"); }
+void take_test_subset(Dataset& dataset, int64_t count) {
+  keep_first(dataset.test, count, "--test-subset", "test");
+}
 
-Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bool stratified, int64_t num_classes) {
+Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bool stratified,
+                       int64_t num_classes) {
   HPA_REQUIRE(fraction >= 0.0 && fraction < 1.0, "--val-fraction must be in [0, 1), got " << fraction);
   const int64_t total = train.size();
-  const std::vector<int64_t> order = keyed_permutation(total, seed, /*epoch=*/0, RandomStream::validation_split);
+  const std::vector<int64_t> order =
+      keyed_permutation(total, seed, /*epoch=*/0, RandomStream::validation_split);
   std::vector<char> is_validation(static_cast<size_t>(total), 0);
   if (stratified) {
     const at::Tensor labels = train.labels.contiguous();
@@ -88,7 +97,8 @@ Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bo
     for (int64_t i = 0; i < total; ++i) ++per_class[static_cast<size_t>(label[i])];
     for (int64_t i : order) {
       const size_t c = static_cast<size_t>(label[i]);
-      const int64_t quota = fraction > 0 ? std::max<int64_t>(1, static_cast<int64_t>(fraction * per_class[c])) : 0;
+      const int64_t quota =
+          fraction > 0 ? std::max<int64_t>(1, static_cast<int64_t>(fraction * per_class[c])) : 0;
       if (taken[c] < quota && taken[c] < per_class[c] - 1) {
         is_validation[static_cast<size_t>(i)] = 1;
         ++taken[c];
@@ -99,7 +109,8 @@ Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bo
     for (int64_t k = 0; k < count; ++k) is_validation[static_cast<size_t>(order[static_cast<size_t>(k)])] = 1;
   }
   std::vector<int64_t> train_indices, validation_indices;
-  for (int64_t i = 0; i < total; ++i) (is_validation[static_cast<size_t>(i)] ? validation_indices : train_indices).push_back(i);
+  for (int64_t i = 0; i < total; ++i)
+    (is_validation[static_cast<size_t>(i)] ? validation_indices : train_indices).push_back(i);
   HPA_REQUIRE(!train_indices.empty(), "--val-fraction " << fraction << " leaves no training samples");
   Split split;
   split.train = select(train, train_indices);

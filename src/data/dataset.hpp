@@ -47,6 +47,7 @@ struct Split {
 // Moves a `fraction` of the training set to a validation set, chosen by a permutation keyed by
 // `seed`. Stratified: the same fraction of every class (rounded down, at least one per class when
 // the fraction is positive). Sample order inside each part follows the original order.
-Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bool stratified, int64_t num_classes);
+Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bool stratified,
+                       int64_t num_classes);
 
 }  // namespace hpa::data

@@ -33,7 +33,8 @@ void read_exactly(gzFile file, const std::string& path, void* out, size_t count,
       int code = 0;
       const char* message = gzerror(file, &code);
       HPA_FAIL(path << ": truncated: the " << what << " needs " << count << " bytes, the file ends after "
-                    << done << (code != Z_OK && message && *message ? std::string(" (") + message + ")" : ""));
+                    << done
+                    << (code != Z_OK && message && *message ? std::string(" (") + message + ")" : ""));
     }
     done += static_cast<size_t>(got);
   }
@@ -47,7 +48,8 @@ at::Tensor read_idx_ubyte(const std::string& path, int expected_dims) {
   unsigned char magic[4];
   read_exactly(file.get(), path, magic, 4, "header");
   if (magic[0] != 0 || magic[1] != 0)
-    HPA_FAIL(path << ": not an IDX file (magic bytes " << int(magic[0]) << " " << int(magic[1]) << ", expected 0 0)");
+    HPA_FAIL(path << ": not an IDX file (magic bytes " << int(magic[0]) << " " << int(magic[1])
+                  << ", expected 0 0)");
   if (magic[2] != 0x08)
     HPA_FAIL(path << ": IDX element type 0x" << std::hex << int(magic[2]) << " is not unsigned byte (0x08)");
   if (magic[3] != expected_dims)

@@ -8,7 +8,13 @@
 
 namespace hpa::data {
 
-enum class RandomStream : uint64_t { validation_split = 1, epoch_order = 2, augmentation = 3, dropout = 4, rerandomize = 5 };
+enum class RandomStream : uint64_t {
+  validation_split = 1,
+  epoch_order = 2,
+  augmentation = 3,
+  dropout = 4,
+  rerandomize = 5
+};
 
 inline uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;

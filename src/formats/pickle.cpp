@@ -16,18 +16,30 @@ PickleValuePtr PickleValue::make(Kind kind) {
 
 std::string PickleValue::describe() const {
   switch (kind) {
-    case Kind::none: return "None";
-    case Kind::boolean: return "bool";
-    case Kind::integer: return "int";
-    case Kind::floating: return "float";
-    case Kind::string: return "str";
-    case Kind::bytes: return "bytes";
-    case Kind::tuple: return "tuple";
-    case Kind::list: return "list";
-    case Kind::dict: return "dict";
-    case Kind::global: return "global " + text;
-    case Kind::tensor: return "tensor";
-    case Kind::opaque: return "object " + text;
+    case Kind::none:
+      return "None";
+    case Kind::boolean:
+      return "bool";
+    case Kind::integer:
+      return "int";
+    case Kind::floating:
+      return "float";
+    case Kind::string:
+      return "str";
+    case Kind::bytes:
+      return "bytes";
+    case Kind::tuple:
+      return "tuple";
+    case Kind::list:
+      return "list";
+    case Kind::dict:
+      return "dict";
+    case Kind::global:
+      return "global " + text;
+    case Kind::tensor:
+      return "tensor";
+    case Kind::opaque:
+      return "object " + text;
   }
   return "?";
 }
@@ -158,12 +170,24 @@ class Machine {
         if (protocol > 5) fail("pickle protocol " + std::to_string(protocol) + " is not supported");
         return;
       }
-      case 0x95: read_le(8); return;  // FRAME: frames are only a read-ahead hint
-      case '(': marks_.push_back(stack_.size()); return;  // MARK
-      case '0': pop(); return;                             // POP
-      case '1': pop_to_mark(); return;                     // POP_MARK
-      case '2': push(top()); return;                       // DUP
-      case 'N': push(PickleValue::make(Kind::none)); return;
+      case 0x95:
+        read_le(8);
+        return;  // FRAME: frames are only a read-ahead hint
+      case '(':
+        marks_.push_back(stack_.size());
+        return;  // MARK
+      case '0':
+        pop();
+        return;  // POP
+      case '1':
+        pop_to_mark();
+        return;  // POP_MARK
+      case '2':
+        push(top());
+        return;  // DUP
+      case 'N':
+        push(PickleValue::make(Kind::none));
+        return;
       case 0x88:
       case 0x89: {  // NEWTRUE, NEWFALSE
         PickleValuePtr value = PickleValue::make(Kind::boolean);
@@ -171,10 +195,16 @@ class Machine {
         push(value);
         return;
       }
-      case 'J': push(make_integer(static_cast<int32_t>(read_le(4)))); return;  // BININT
-      case 'K': push(make_integer(read_u8())); return;                          // BININT1
-      case 'M': push(make_integer(static_cast<int64_t>(read_le(2)))); return;   // BININT2
-      case 0x8a: {                                                              // LONG1
+      case 'J':
+        push(make_integer(static_cast<int32_t>(read_le(4))));
+        return;  // BININT
+      case 'K':
+        push(make_integer(read_u8()));
+        return;  // BININT1
+      case 'M':
+        push(make_integer(static_cast<int64_t>(read_le(2))));
+        return;     // BININT2
+      case 0x8a: {  // LONG1
         const uint8_t count = read_u8();
         if (count > 8) fail("integer of " + std::to_string(count) + " bytes does not fit 64 bits");
         uint64_t raw = count ? read_le(count) : 0;
@@ -192,15 +222,33 @@ class Machine {
         push(value);
         return;
       }
-      case 'X': push(make_string(Kind::string, read_bytes(read_le(4)))); return;     // BINUNICODE
-      case 0x8c: push(make_string(Kind::string, read_bytes(read_u8()))); return;     // SHORT_BINUNICODE
-      case 0x8d: push(make_string(Kind::string, read_bytes(read_le(8)))); return;    // BINUNICODE8
-      case 'T': push(make_string(Kind::string, read_bytes(read_le(4)))); return;     // BINSTRING
-      case 'U': push(make_string(Kind::string, read_bytes(read_u8()))); return;      // SHORT_BINSTRING
-      case 'B': push(make_string(Kind::bytes, read_bytes(read_le(4)))); return;      // BINBYTES
-      case 'C': push(make_string(Kind::bytes, read_bytes(read_u8()))); return;       // SHORT_BINBYTES
-      case ')': push(make_tuple({})); return;                                        // EMPTY_TUPLE
-      case 't': push(make_tuple(pop_to_mark())); return;                             // TUPLE
+      case 'X':
+        push(make_string(Kind::string, read_bytes(read_le(4))));
+        return;  // BINUNICODE
+      case 0x8c:
+        push(make_string(Kind::string, read_bytes(read_u8())));
+        return;  // SHORT_BINUNICODE
+      case 0x8d:
+        push(make_string(Kind::string, read_bytes(read_le(8))));
+        return;  // BINUNICODE8
+      case 'T':
+        push(make_string(Kind::string, read_bytes(read_le(4))));
+        return;  // BINSTRING
+      case 'U':
+        push(make_string(Kind::string, read_bytes(read_u8())));
+        return;  // SHORT_BINSTRING
+      case 'B':
+        push(make_string(Kind::bytes, read_bytes(read_le(4))));
+        return;  // BINBYTES
+      case 'C':
+        push(make_string(Kind::bytes, read_bytes(read_u8())));
+        return;  // SHORT_BINBYTES
+      case ')':
+        push(make_tuple({}));
+        return;  // EMPTY_TUPLE
+      case 't':
+        push(make_tuple(pop_to_mark()));
+        return;  // TUPLE
       case 0x85:
       case 0x86:
       case 0x87: {  // TUPLE1..3
@@ -210,9 +258,13 @@ class Machine {
         push(make_tuple(std::move(items)));
         return;
       }
-      case ']': push(PickleValue::make(Kind::list)); return;  // EMPTY_LIST
-      case 0x8f: push(PickleValue::make(Kind::list)); return; // EMPTY_SET, kept as a list
-      case 'l': {                                             // LIST
+      case ']':
+        push(PickleValue::make(Kind::list));
+        return;  // EMPTY_LIST
+      case 0x8f:
+        push(PickleValue::make(Kind::list));
+        return;    // EMPTY_SET, kept as a list
+      case 'l': {  // LIST
         PickleValuePtr list = PickleValue::make(Kind::list);
         list->items = pop_to_mark();
         push(list);
@@ -229,8 +281,10 @@ class Machine {
         add_to_container(top(), std::move(items), /*pairs=*/false);
         return;
       }
-      case '}': push(PickleValue::make(Kind::dict)); return;  // EMPTY_DICT
-      case 'd': {                                             // DICT
+      case '}':
+        push(PickleValue::make(Kind::dict));
+        return;    // EMPTY_DICT
+      case 'd': {  // DICT
         PickleValuePtr dict = PickleValue::make(Kind::dict);
         std::vector<PickleValuePtr> items = pop_to_mark();
         add_to_container(dict, std::move(items), /*pairs=*/true);
@@ -257,7 +311,8 @@ class Machine {
       case 0x93: {  // STACK_GLOBAL
         PickleValuePtr name = pop();
         PickleValuePtr module = pop();
-        if (module->kind != Kind::string || name->kind != Kind::string) fail("STACK_GLOBAL needs two strings");
+        if (module->kind != Kind::string || name->kind != Kind::string)
+          fail("STACK_GLOBAL needs two strings");
         push(make_string(Kind::global, module->text + "." + name->text));
         return;
       }
@@ -279,11 +334,21 @@ class Machine {
         push(callbacks_.persistent_load(*persistent_id));
         return;
       }
-      case 'q': memo_put(read_u8()); return;               // BINPUT
-      case 'r': memo_put(read_le(4)); return;              // LONG_BINPUT
-      case 0x94: memo_put(memo_.size()); return;           // MEMOIZE
-      case 'h': memo_get(read_u8()); return;               // BINGET
-      case 'j': memo_get(read_le(4)); return;              // LONG_BINGET
+      case 'q':
+        memo_put(read_u8());
+        return;  // BINPUT
+      case 'r':
+        memo_put(read_le(4));
+        return;  // LONG_BINPUT
+      case 0x94:
+        memo_put(memo_.size());
+        return;  // MEMOIZE
+      case 'h':
+        memo_get(read_u8());
+        return;  // BINGET
+      case 'j':
+        memo_get(read_le(4));
+        return;  // LONG_BINGET
       default: {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", opcode);

@@ -18,17 +18,30 @@ struct PickleValue;
 using PickleValuePtr = std::shared_ptr<PickleValue>;
 
 struct PickleValue {
-  enum class Kind { none, boolean, integer, floating, string, bytes, tuple, list, dict, global, tensor, opaque };
+  enum class Kind {
+    none,
+    boolean,
+    integer,
+    floating,
+    string,
+    bytes,
+    tuple,
+    list,
+    dict,
+    global,
+    tensor,
+    opaque
+  };
   Kind kind = Kind::none;
   bool boolean = false;
   int64_t integer = 0;
   double floating = 0.0;
-  std::string text;                    // string, bytes, or "module.name" of a global
-  std::vector<PickleValuePtr> items;   // tuple and list elements; dict as key, value, key, value...
-  at::Tensor tensor;                   // kind == tensor (built by a callback)
+  std::string text;                   // string, bytes, or "module.name" of a global
+  std::vector<PickleValuePtr> items;  // tuple and list elements; dict as key, value, key, value...
+  at::Tensor tensor;                  // kind == tensor (built by a callback)
 
   static PickleValuePtr make(Kind kind);
-  std::string describe() const;        // short type name for error messages
+  std::string describe() const;  // short type name for error messages
 };
 
 struct PickleCallbacks {

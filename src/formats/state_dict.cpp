@@ -7,8 +7,8 @@
 #include "formats/torch_archive.hpp"
 
 #include <ATen/Functions.h>
-#include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
+#include <caffe2/serialize/inline_container.h>
 
 #include <fstream>
 #include <map>
@@ -23,11 +23,11 @@ struct StorageType {
   at::ScalarType dtype;
 };
 constexpr StorageType kStorageTypes[] = {
-    {"torch.FloatStorage", at::kFloat},   {"torch.DoubleStorage", at::kDouble},
-    {"torch.HalfStorage", at::kHalf},     {"torch.BFloat16Storage", at::kBFloat16},
-    {"torch.LongStorage", at::kLong},     {"torch.IntStorage", at::kInt},
-    {"torch.ShortStorage", at::kShort},   {"torch.CharStorage", at::kChar},
-    {"torch.ByteStorage", at::kByte},     {"torch.BoolStorage", at::kBool},
+    {"torch.FloatStorage", at::kFloat}, {"torch.DoubleStorage", at::kDouble},
+    {"torch.HalfStorage", at::kHalf},   {"torch.BFloat16Storage", at::kBFloat16},
+    {"torch.LongStorage", at::kLong},   {"torch.IntStorage", at::kInt},
+    {"torch.ShortStorage", at::kShort}, {"torch.CharStorage", at::kChar},
+    {"torch.ByteStorage", at::kByte},   {"torch.BoolStorage", at::kBool},
 };
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -40,7 +40,9 @@ class StateDictLoader {
   PickleValuePtr load() {
     auto [data, size] = reader_.getRecord("data.pkl");
     PickleCallbacks callbacks;
-    callbacks.reduce = [this](const std::string& global, const PickleValue& args) { return reduce(global, args); };
+    callbacks.reduce = [this](const std::string& global, const PickleValue& args) {
+      return reduce(global, args);
+    };
     callbacks.persistent_load = [this](const PickleValue& id) { return load_storage(id); };
     return unpickle(path_ + " (data.pkl)", static_cast<const uint8_t*>(data.get()), size, callbacks);
   }
@@ -55,21 +57,24 @@ class StateDictLoader {
     if (value->kind != Kind::tuple) fail(std::string("tensor ") + what + " is a " + value->describe());
     std::vector<int64_t> numbers;
     for (const PickleValuePtr& item : value->items) {
-      if (item->kind != Kind::integer || item->integer < 0) fail(std::string("tensor ") + what + " holds a bad entry");
+      if (item->kind != Kind::integer || item->integer < 0)
+        fail(std::string("tensor ") + what + " holds a bad entry");
       numbers.push_back(item->integer);
     }
     return numbers;
   }
 
   PickleValuePtr reduce(const std::string& global, const PickleValue& args) {
-    if (global == "collections.OrderedDict" || global == "builtins.dict") return PickleValue::make(Kind::dict);
+    if (global == "collections.OrderedDict" || global == "builtins.dict")
+      return PickleValue::make(Kind::dict);
     if (global == "torch._utils._rebuild_tensor_v2" || global == "torch._utils._rebuild_tensor")
       return rebuild_tensor(args);
     if (global == "torch._utils._rebuild_parameter") {
       if (args.items.empty() || args.items[0]->kind != Kind::tensor) fail("parameter without tensor data");
       return args.items[0];
     }
-    fail("holds a " + global + " object, which is not part of a state_dict (save model.state_dict(), "
+    fail("holds a " + global +
+         " object, which is not part of a state_dict (save model.state_dict(), "
          "not the model, or export TorchScript)");
   }
 
@@ -86,8 +91,10 @@ class StateDictLoader {
     int64_t last_index = offset;
     bool empty = false;
     for (size_t d = 0; d < sizes.size(); ++d) {
-      if (sizes[d] == 0) empty = true;
-      else last_index += (sizes[d] - 1) * strides[d];
+      if (sizes[d] == 0)
+        empty = true;
+      else
+        last_index += (sizes[d] - 1) * strides[d];
     }
     if (!empty && last_index >= storage.numel())
       fail("tensor of shape " + c10::str(c10::IntArrayRef(sizes)) + " reaches past its storage of " +
@@ -101,8 +108,8 @@ class StateDictLoader {
   // ('storage', torch.FloatStorage, key, location, numel)
   PickleValuePtr load_storage(const PickleValue& id) {
     if (id.kind != Kind::tuple || id.items.size() < 5 || id.items[0]->kind != Kind::string ||
-        id.items[0]->text != "storage" || id.items[1]->kind != Kind::global || id.items[2]->kind != Kind::string ||
-        id.items[4]->kind != Kind::integer || id.items[4]->integer < 0)
+        id.items[0]->text != "storage" || id.items[1]->kind != Kind::global ||
+        id.items[2]->kind != Kind::string || id.items[4]->kind != Kind::integer || id.items[4]->integer < 0)
       fail("unexpected persistent id in data.pkl");
     const std::string& key = id.items[2]->text;
     auto cached = storages_.find(key);
@@ -165,7 +172,8 @@ std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const
   try {
     return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& error) {
-    HPA_FAIL(path << ": unreadable PyTorch zip archive (truncated or corrupt?): " << first_line(error.what_without_backtrace()));
+    HPA_FAIL(path << ": unreadable PyTorch zip archive (truncated or corrupt?): "
+                  << first_line(error.what_without_backtrace()));
   }
 }
 
@@ -173,10 +181,12 @@ NamedTensors read_state_dict(const std::string& path) {
   auto reader = open_torch_archive(path);
   PickleValuePtr root;
   try {
-    if (!reader->hasRecord("data.pkl")) HPA_FAIL(path << ": zip archive without data.pkl, not written by torch.save");
+    if (!reader->hasRecord("data.pkl"))
+      HPA_FAIL(path << ": zip archive without data.pkl, not written by torch.save");
     root = StateDictLoader(path, *reader).load();
   } catch (const c10::Error& error) {
-    HPA_FAIL(path << ": unreadable PyTorch zip archive (truncated or corrupt?): " << first_line(error.what_without_backtrace()));
+    HPA_FAIL(path << ": unreadable PyTorch zip archive (truncated or corrupt?): "
+                  << first_line(error.what_without_backtrace()));
   }
   const PickleValue* dict = unwrap_state_dict(*root);
   if (!dict) HPA_FAIL(path << ": holds a " << root->describe() << ", not a state_dict of tensors");

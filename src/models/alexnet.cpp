@@ -20,9 +20,9 @@ ConvNet build_alexnet(const ModelSpec& spec) {
                 c5 = scale_width(256, spec.width), hidden = scale_width(4096, spec.width);
 
   nn::Sequential features(conv(spec.in_channels, c1, 11, 4, 2), relu(), pool(),  //
-                          conv(c1, c2, 5, 1, 2), relu(), pool(),                   //
-                          conv(c2, c3, 3, 1, 1), relu(),                           //
-                          conv(c3, c4, 3, 1, 1), relu(),                           //
+                          conv(c1, c2, 5, 1, 2), relu(), pool(),                 //
+                          conv(c2, c3, 3, 1, 1), relu(),                         //
+                          conv(c3, c4, 3, 1, 1), relu(),                         //
                           conv(c4, c5, 3, 1, 1), relu(), pool());
   std::vector<SpatialOp> spatial_ops = {{11, 4, 2}, {3, 2, 0}, {5, 1, 2}, {3, 2, 0},
                                         {3, 1, 1},  {3, 1, 1}, {3, 1, 1}, {3, 2, 0}};

@@ -80,16 +80,23 @@ InitScheme default_init_scheme(Arch arch) {
 ConvNet build_model(const ModelSpec& spec) {
   HPA_REQUIRE(spec.in_channels > 0, "input channels must be positive, got " << spec.in_channels);
   HPA_REQUIRE(spec.num_classes > 0, "class count must be positive, got " << spec.num_classes);
-  HPA_REQUIRE(spec.width > 0 && std::isfinite(spec.width), "width multiplier must be > 0, got " << spec.width);
+  HPA_REQUIRE(spec.width > 0 && std::isfinite(spec.width),
+              "width multiplier must be > 0, got " << spec.width);
   HPA_REQUIRE(spec.dropout >= 0 && spec.dropout < 1, "dropout must be in [0, 1), got " << spec.dropout);
   switch (spec.arch) {
-    case Arch::vgg11: return build_vgg(11, spec);
-    case Arch::vgg13: return build_vgg(13, spec);
-    case Arch::vgg16: return build_vgg(16, spec);
+    case Arch::vgg11:
+      return build_vgg(11, spec);
+    case Arch::vgg13:
+      return build_vgg(13, spec);
+    case Arch::vgg16:
+      return build_vgg(16, spec);
     case Arch::vgg19:
-    case Arch::vgg19_orig: return build_vgg(19, spec);
-    case Arch::alexnet: return build_alexnet(spec);
-    case Arch::lenet: return build_lenet(spec);
+    case Arch::vgg19_orig:
+      return build_vgg(19, spec);
+    case Arch::alexnet:
+      return build_alexnet(spec);
+    case Arch::lenet:
+      return build_lenet(spec);
   }
   HPA_INTERNAL_CHECK(false, "unhandled architecture");
 }
@@ -118,8 +125,10 @@ void init_layer(torch::Tensor& weight, torch::Tensor& bias, bool is_conv, Arch a
         return zero_bias();
       }
       // every VGG, as torchvision's VGG._initialize_weights
-      if (is_conv) init::kaiming_normal_(weight, /*a=*/0.0, torch::kFanOut, torch::kReLU);
-      else weight.normal_(/*mean=*/0.0, /*std=*/0.01);
+      if (is_conv)
+        init::kaiming_normal_(weight, /*a=*/0.0, torch::kFanOut, torch::kReLU);
+      else
+        weight.normal_(/*mean=*/0.0, /*std=*/0.01);
       return zero_bias();
   }
 }
@@ -129,15 +138,17 @@ void init_layer(torch::Tensor& weight, torch::Tensor& bias, bool is_conv, Arch a
 void initialize_model(ConvNetImpl& model, Arch arch, InitScheme scheme) {
   for (const auto& module : model.modules(/*include_self=*/false)) {
     if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
-      init_layer(conv->weight, conv->bias, /*is_conv=*/true, arch, scheme, [conv] { conv->reset_parameters(); });
+      init_layer(conv->weight, conv->bias, /*is_conv=*/true, arch, scheme,
+                 [conv] { conv->reset_parameters(); });
     } else if (auto* linear = module->as<torch::nn::LinearImpl>()) {
-      init_layer(linear->weight, linear->bias, /*is_conv=*/false, arch, scheme, [linear] { linear->reset_parameters(); });
+      init_layer(linear->weight, linear->bias, /*is_conv=*/false, arch, scheme,
+                 [linear] { linear->reset_parameters(); });
     }
   }
 }
 
-std::pair<torch::Tensor, torch::Tensor> draw_conv_init(ConvNetImpl& model, const std::string& module_name, Arch arch,
-                                                       InitScheme scheme, uint64_t seed) {
+std::pair<torch::Tensor, torch::Tensor> draw_conv_init(ConvNetImpl& model, const std::string& module_name,
+                                                       Arch arch, InitScheme scheme, uint64_t seed) {
   const auto modules = model.named_modules("", /*include_self=*/false);
   const auto* found = modules.find(module_name);
   HPA_REQUIRE(found, "no module " << module_name << " in the model");

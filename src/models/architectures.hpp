@@ -41,8 +41,8 @@ ConvNet build_model(const ModelSpec& spec);
 void initialize_model(ConvNetImpl& model, Arch arch, InitScheme scheme);
 // A fresh draw of conv module `module_name`'s weight and bias from `scheme` (seeded by `seed`):
 // the re-randomization of the layer re-initialization test.
-std::pair<torch::Tensor, torch::Tensor> draw_conv_init(ConvNetImpl& model, const std::string& module_name, Arch arch,
-                                                       InitScheme scheme, uint64_t seed);
+std::pair<torch::Tensor, torch::Tensor> draw_conv_init(ConvNetImpl& model, const std::string& module_name,
+                                                       Arch arch, InitScheme scheme, uint64_t seed);
 // Seeds torch's default generator with `seed`, builds and initializes: same seed, same weights.
 ConvNet make_model(const ModelSpec& spec, InitScheme scheme, uint64_t seed);
 

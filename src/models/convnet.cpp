@@ -25,7 +25,8 @@ torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
 }
 
 torch::Tensor ConvNetImpl::forward_features(torch::Tensor x, int64_t first, int64_t last) {
-  HPA_INTERNAL_CHECK(0 <= first && first <= last && last <= num_features(), "feature range " << first << ".." << last);
+  HPA_INTERNAL_CHECK(0 <= first && first <= last && last <= num_features(),
+                     "feature range " << first << ".." << last);
   for (auto it = features->begin() + first; it != features->begin() + last; ++it) x = it->forward(x);
   return x;
 }

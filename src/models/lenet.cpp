@@ -28,10 +28,10 @@ ConvNet build_lenet(const ModelSpec& spec) {
     channels = out_channels;
   }
   const int64_t hidden1 = scale_width(120, spec.width), hidden2 = scale_width(84, spec.width);
-  nn::Sequential classifier(
-      nn::Linear(channels * 3 * 3, hidden1), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
-      nn::Linear(hidden1, hidden2), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
-      nn::Linear(hidden2, spec.num_classes));
+  nn::Sequential classifier(nn::Linear(channels * 3 * 3, hidden1), nn::ReLU(nn::ReLUOptions().inplace(true)),
+                            nn::Dropout(spec.dropout), nn::Linear(hidden1, hidden2),
+                            nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
+                            nn::Linear(hidden2, spec.num_classes));
   return ConvNet(features, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({3, 3})), classifier,
                  std::move(spatial_ops));
 }

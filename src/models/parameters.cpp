@@ -24,7 +24,8 @@ void check_parameters_fit(ConvNetImpl& model, const NamedTensors& tensors, const
   for (const auto& item : parameters) {
     auto found = by_name.find(item.key());
     if (found == by_name.end())
-      HPA_FAIL(source << ": parameter " << item.key() << " is missing, but " << model_description << " has it");
+      HPA_FAIL(source << ": parameter " << item.key() << " is missing, but " << model_description
+                      << " has it");
     if (found->second->sizes() != item.value().sizes())
       HPA_FAIL(source << ": parameter " << item.key() << " has shape " << found->second->sizes() << ", but "
                       << model_description << " expects " << item.value().sizes());

@@ -14,15 +14,18 @@ constexpr int kPool = 0;  // 'M' in torchvision's configuration lists
 
 std::vector<int> vgg_config(int depth) {
   switch (depth) {
-    case 11: return {64, kPool, 128, kPool, 256, 256, kPool, 512, 512, kPool, 512, 512, kPool};
-    case 13: return {64, 64, kPool, 128, 128, kPool, 256, 256, kPool, 512, 512, kPool, 512, 512, kPool};
+    case 11:
+      return {64, kPool, 128, kPool, 256, 256, kPool, 512, 512, kPool, 512, 512, kPool};
+    case 13:
+      return {64, 64, kPool, 128, 128, kPool, 256, 256, kPool, 512, 512, kPool, 512, 512, kPool};
     case 16:
-      return {64,  64,  kPool, 128, 128, kPool, 256, 256, 256, kPool,
-              512, 512, 512,   kPool, 512, 512, 512, kPool};
+      return {64,    64,  kPool, 128, 128,   kPool, 256, 256, 256,
+              kPool, 512, 512,   512, kPool, 512,   512, 512, kPool};
     case 19:
-      return {64,  64,  kPool, 128, 128, kPool, 256, 256, 256, 256, kPool,
-              512, 512, 512,   512, kPool, 512, 512, 512, 512, kPool};
-    default: HPA_FAIL("VGG depth " << depth << " does not exist (11, 13, 16 or 19)");
+      return {64,  64,  kPool, 128, 128,   kPool, 256, 256, 256, 256,  kPool,
+              512, 512, 512,   512, kPool, 512,   512, 512, 512, kPool};
+    default:
+      HPA_FAIL("VGG depth " << depth << " does not exist (11, 13, 16 or 19)");
   }
 }
 
@@ -46,10 +49,10 @@ ConvNet build_vgg(int depth, const ModelSpec& spec) {
     channels = out_channels;
   }
   const int64_t hidden = scale_width(4096, spec.width);
-  nn::Sequential classifier(
-      nn::Linear(channels * 7 * 7, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
-      nn::Linear(hidden, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
-      nn::Linear(hidden, spec.num_classes));
+  nn::Sequential classifier(nn::Linear(channels * 7 * 7, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)),
+                            nn::Dropout(spec.dropout), nn::Linear(hidden, hidden),
+                            nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
+                            nn::Linear(hidden, spec.num_classes));
   return ConvNet(features, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})), classifier,
                  std::move(spatial_ops));
 }

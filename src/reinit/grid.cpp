@@ -14,7 +14,8 @@ namespace {
 
 // Calls fn(batch) for consecutive test batches covering the set once.
 template <typename Fn>
-void for_each_batch(const data::BatchAssembler& test, int64_t batch_size, const std::function<void()>& service, Fn fn) {
+void for_each_batch(const data::BatchAssembler& test, int64_t batch_size,
+                    const std::function<void()>& service, Fn fn) {
   const int64_t total = test.set().size();
   for (int64_t start = 0; start < total; start += batch_size) {
     std::vector<int64_t> indices(static_cast<size_t>(std::min(batch_size, total - start)));
@@ -40,8 +41,8 @@ int64_t feature_index(const std::string& layer_name) {
   return std::stoll(layer_name.substr(prefix.size()));
 }
 
-int64_t count_correct(models::ConvNetImpl& model, const data::BatchAssembler& test, const EvalSettings& settings,
-                      const std::function<void()>& service) {
+int64_t count_correct(models::ConvNetImpl& model, const data::BatchAssembler& test,
+                      const EvalSettings& settings, const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
   model.eval();
   int64_t correct = 0;
@@ -52,8 +53,9 @@ int64_t count_correct(models::ConvNetImpl& model, const data::BatchAssembler& te
 }
 
 std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::string& layer_name,
-                                         const std::vector<Variant>& variants, const data::BatchAssembler& test,
-                                         const EvalSettings& settings, const std::function<void()>& service) {
+                                         const std::vector<Variant>& variants,
+                                         const data::BatchAssembler& test, const EvalSettings& settings,
+                                         const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
   model.eval();
   const int64_t index = feature_index(layer_name);
@@ -74,7 +76,8 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
                                      *options.dilation(), options.groups()));
       }
       const at::Tensor stacked = at::cat(outputs, /*dim=*/0);
-      const at::Tensor logits = model.forward_head(model.forward_features(stacked, index + 1, model.num_features()));
+      const at::Tensor logits =
+          model.forward_head(model.forward_features(stacked, index + 1, model.num_features()));
       const at::Tensor hits = logits.argmax(1).view({count, -1}).eq(batch.labels.unsqueeze(0)).sum(1);
       for (int64_t v = 0; v < count; ++v) correct[static_cast<size_t>(first + v)] += hits[v].item<int64_t>();
     }
@@ -83,8 +86,9 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
 }
 
 std::vector<int64_t> count_correct_naive(models::ConvNetImpl& model, const std::string& layer_name,
-                                         const std::vector<Variant>& variants, const data::BatchAssembler& test,
-                                         const EvalSettings& settings, const std::function<void()>& service) {
+                                         const std::vector<Variant>& variants,
+                                         const data::BatchAssembler& test, const EvalSettings& settings,
+                                         const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
   torch::nn::Conv2dImpl& conv = conv_at(model, feature_index(layer_name));
   const at::Tensor final_weight = conv.weight.detach().clone();

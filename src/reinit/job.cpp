@@ -22,7 +22,9 @@
 namespace hpa::reinit {
 namespace {
 
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 std::map<std::string, std::string> parse_config_text(const std::string& text) {
   std::map<std::string, std::string> values;
@@ -35,7 +37,8 @@ std::map<std::string, std::string> parse_config_text(const std::string& text) {
   return values;
 }
 
-std::string config_value(const std::map<std::string, std::string>& config, const std::string& key, const std::string& run) {
+std::string config_value(const std::map<std::string, std::string>& config, const std::string& key,
+                         const std::string& run) {
   auto found = config.find(key);
   if (found == config.end()) HPA_FAIL(run << "/run.h5: its stored configuration lacks '" << key << "'");
   return found->second;
@@ -60,15 +63,17 @@ struct GridContext {
     if (cached_seed == seed) return;
     const bool stratified = config_value(config, "stratified", options.run_dir) == "true";
     const double val_fraction = std::stod(config_value(config, "val-fraction", options.run_dir));
-    const data::Split split =
-        data::split_validation(dataset.train, val_fraction, static_cast<uint64_t>(seed), stratified, dataset.num_classes);
+    const data::Split split = data::split_validation(dataset.train, val_fraction, static_cast<uint64_t>(seed),
+                                                     stratified, dataset.num_classes);
     const data::Normalization normalization = data::Normalization::make(
         data::parse_normalization(config_value(config, "normalize", options.run_dir)), split.train);
     train_split = std::make_unique<data::ImageSet>(split.train);
-    test = std::make_unique<data::BatchAssembler>(dataset.test, normalization, data::Augmentation{}, static_cast<uint64_t>(seed));
+    test = std::make_unique<data::BatchAssembler>(dataset.test, normalization, data::Augmentation{},
+                                                  static_cast<uint64_t>(seed));
     model = models::build_model(spec);
     const std::string final_path = store::epoch_file_path(options.run_dir, seed, run.epochs);
-    models::load_parameters(*model, store::read_epoch_params(final_path), final_path, "the run's " + run.arch);
+    models::load_parameters(*model, store::read_epoch_params(final_path), final_path,
+                            "the run's " + run.arch);
     cached_seed = seed;
   }
 
@@ -96,9 +101,9 @@ struct GridContext {
                                                    static_cast<uint64_t>(grid.rerandomize_seeds[at]));
       variants.push_back({weight, bias});
     }
-    const std::vector<int64_t> correct = options.naive
-                                             ? count_correct_naive(*model, layer.name, variants, *test, settings, service)
-                                             : count_correct_fused(*model, layer.name, variants, *test, settings, service);
+    const std::vector<int64_t> correct =
+        options.naive ? count_correct_naive(*model, layer.name, variants, *test, settings, service)
+                      : count_correct_fused(*model, layer.name, variants, *test, settings, service);
     return std::vector<double>(correct.begin(), correct.end());
   }
 };
@@ -110,7 +115,8 @@ void check_epoch_files(const GridContext& context) {
     for (int64_t epoch : needed)
       if (!store::epoch_file_exists(context.options.run_dir, seed, epoch))
         HPA_FAIL(store::epoch_file_path(context.options.run_dir, seed, epoch)
-                 << " is missing: the run is not complete (train it to the end, or choose existing epochs with --epochs)");
+                 << " is missing: the run is not complete (train it to the end, or choose existing epochs "
+                    "with --epochs)");
   }
 }
 
@@ -123,8 +129,8 @@ void print_summary(const store::ReinitGrid& grid, const std::vector<store::Layer
   std::cout << "\n";
   const size_t L = layers.size(), C = static_cast<size_t>(grid.columns());
   for (size_t l = 0; l < L; ++l) {
-    std::cout << std::left << std::setw(6) << layers[l].index << std::setw(14) << layers[l].name << std::right << std::fixed
-              << std::setprecision(3);
+    std::cout << std::left << std::setw(6) << layers[l].index << std::setw(14) << layers[l].name << std::right
+              << std::fixed << std::setprecision(3);
     const auto mean_drop = [&](size_t first, size_t last) {
       double sum = 0;
       int64_t count = 0;
@@ -149,12 +155,14 @@ void print_summary(const store::ReinitGrid& grid, const std::vector<store::Layer
 std::vector<int64_t> parse_epoch_list(const std::string& text, int64_t max_epoch) {
   const std::vector<int64_t> listed = cli::parse_index_list(text, "--epochs");
   const std::set<int64_t> epochs(listed.begin(), listed.end());
-  HPA_REQUIRE(*epochs.rbegin() <= max_epoch, "--epochs " << text << ": epoch " << *epochs.rbegin() << " is beyond the run's " << max_epoch);
+  HPA_REQUIRE(*epochs.rbegin() <= max_epoch,
+              "--epochs " << text << ": epoch " << *epochs.rbegin() << " is beyond the run's " << max_epoch);
   return {epochs.begin(), epochs.end()};
 }
 
 void run_grid(const GridOptions& options, const comm::World& world) {
-  HPA_REQUIRE(options.rerandomize >= 0 && options.rerandomize <= 1000, "--rerandomize must be in 0..1000, got " << options.rerandomize);
+  HPA_REQUIRE(options.rerandomize >= 0 && options.rerandomize <= 1000,
+              "--rerandomize must be in 0..1000, got " << options.rerandomize);
   HPA_REQUIRE(options.batch_size >= 1, "--batch-size must be positive, got " << options.batch_size);
   HPA_REQUIRE(options.stack_limit >= 1, "--stack-limit must be positive, got " << options.stack_limit);
   GridContext context;
@@ -174,16 +182,19 @@ void run_grid(const GridOptions& options, const comm::World& world) {
     grid.layer_indices.push_back(layer.index);
     grid.layer_names.push_back(layer.name);
   }
-  grid.epochs = options.epochs_text == "all" ? parse_epoch_list("0-" + std::to_string(context.run.epochs), context.run.epochs)
-                                            : parse_epoch_list(options.epochs_text, context.run.epochs);
+  grid.epochs = options.epochs_text == "all"
+                    ? parse_epoch_list("0-" + std::to_string(context.run.epochs), context.run.epochs)
+                    : parse_epoch_list(options.epochs_text, context.run.epochs);
   grid.rerandomize = options.rerandomize;
   grid.method = options.naive ? "naive" : "fused";
   check_epoch_files(context);
 
-  const std::string data_dir = options.data_dir.empty() ? config_value(context.config, "data-dir", options.run_dir) : options.data_dir;
+  const std::string data_dir =
+      options.data_dir.empty() ? config_value(context.config, "data-dir", options.run_dir) : options.data_dir;
   context.dataset = data::load_dataset(context.run.dataset, data_dir);
   const int64_t train_subset = std::stoll(config_value(context.config, "train-subset", options.run_dir));
-  const auto test_subset = context.config.count("test-subset") ? std::stoll(context.config.at("test-subset")) : 0;
+  const auto test_subset =
+      context.config.count("test-subset") ? std::stoll(context.config.at("test-subset")) : 0;
   if (train_subset > 0) data::take_train_subset(context.dataset, train_subset);
   if (test_subset > 0) data::take_test_subset(context.dataset, test_subset);
   grid.test_samples = context.dataset.test.size();
@@ -196,8 +207,9 @@ void run_grid(const GridOptions& options, const comm::World& world) {
     for (size_t l = 0; l < num_layers; ++l)
       for (int64_t r = 0; r < grid.rerandomize; ++r)
         grid.rerandomize_seeds.push_back(static_cast<int64_t>(
-            data::keyed_random(static_cast<uint64_t>(grid.seeds[s]), grid.layer_indices[l], static_cast<uint64_t>(r),
-                               data::RandomStream::rerandomize) >> 1));
+            data::keyed_random(static_cast<uint64_t>(grid.seeds[s]), grid.layer_indices[l],
+                               static_cast<uint64_t>(r), data::RandomStream::rerandomize) >>
+            1));
 
   // Rank 0 alone reads an earlier reinit.h5 of the same cells and tells everyone what is left.
   std::vector<int64_t> items;
@@ -205,44 +217,54 @@ void run_grid(const GridOptions& options, const comm::World& world) {
   if (world.is_world_root()) {
     store::ReinitGrid previous;
     if (!options.overwrite && store::read_reinit(options.run_dir, previous)) {
-      HPA_REQUIRE(previous.same_cells(grid), store::reinit_file_path(options.run_dir)
-                                                 << " holds a grid of other seeds, layers, epochs or re-randomizations "
-                                                    "(pass --overwrite to replace it)");
+      HPA_REQUIRE(previous.same_cells(grid),
+                  store::reinit_file_path(options.run_dir)
+                      << " holds a grid of other seeds, layers, epochs or re-randomizations "
+                         "(pass --overwrite to replace it)");
       grid.correct = previous.correct;
       grid.baseline_correct = previous.baseline_correct;
     }
     for (int64_t item = 0; item < num_items; ++item) {
-      const size_t s = static_cast<size_t>(item) / (num_layers + 1), slot = static_cast<size_t>(item) % (num_layers + 1);
-      const bool done = slot == 0 ? grid.baseline_correct[s] >= 0 : grid.correct[(s * num_layers + slot - 1) * columns] >= 0;
+      const size_t s = static_cast<size_t>(item) / (num_layers + 1),
+                   slot = static_cast<size_t>(item) % (num_layers + 1);
+      const bool done = slot == 0 ? grid.baseline_correct[s] >= 0
+                                  : grid.correct[(s * num_layers + slot - 1) * columns] >= 0;
       if (!done) items.push_back(item);
     }
     std::cout << "hpa-reinit-grid: " << num_seeds << " seed(s) x " << num_layers << " layers x " << columns
-              << " variants (" << grid.epochs.size() << " epochs + " << grid.rerandomize << " re-randomizations), "
-              << grid.test_samples << " test images, " << grid.method << " evaluation, " << world.world_size()
-              << " rank(s); " << items.size() << " of " << num_items << " work items to do" << std::endl;
+              << " variants (" << grid.epochs.size() << " epochs + " << grid.rerandomize
+              << " re-randomizations), " << grid.test_samples << " test images, " << grid.method
+              << " evaluation, " << world.world_size() << " rank(s); " << items.size() << " of " << num_items
+              << " work items to do" << std::endl;
   }
 
   const double start = now_s();
   double last_flush = start;
   int64_t items_done = 0, cells_done = 0;
   comm::FarmCallbacks callbacks;
-  callbacks.work = [&](int64_t item, const std::function<void()>& service) { return context.evaluate_item(item, service); };
+  callbacks.work = [&](int64_t item, const std::function<void()>& service) {
+    return context.evaluate_item(item, service);
+  };
   callbacks.on_result = [&](int64_t item, const std::vector<double>& result) {  // rank 0
-    const size_t s = static_cast<size_t>(item) / (num_layers + 1), slot = static_cast<size_t>(item) % (num_layers + 1);
+    const size_t s = static_cast<size_t>(item) / (num_layers + 1),
+                 slot = static_cast<size_t>(item) % (num_layers + 1);
     if (slot == 0) {
       grid.baseline_correct[s] = static_cast<int64_t>(result.at(0));
     } else {
-      HPA_INTERNAL_CHECK(result.size() == columns, "item " << item << " returned " << result.size() << " cells");
-      for (size_t c = 0; c < columns; ++c) grid.correct[(s * num_layers + slot - 1) * columns + c] = static_cast<int64_t>(result[c]);
+      HPA_INTERNAL_CHECK(result.size() == columns,
+                         "item " << item << " returned " << result.size() << " cells");
+      for (size_t c = 0; c < columns; ++c)
+        grid.correct[(s * num_layers + slot - 1) * columns + c] = static_cast<int64_t>(result[c]);
       cells_done += static_cast<int64_t>(columns);
     }
     ++items_done;
     const double elapsed = now_s() - start;
-    const double eta = elapsed / static_cast<double>(items_done) * static_cast<double>(static_cast<int64_t>(items.size()) - items_done);
+    const double eta = elapsed / static_cast<double>(items_done) *
+                       static_cast<double>(static_cast<int64_t>(items.size()) - items_done);
     std::cout << "item " << items_done << "/" << items.size() << " (seed " << grid.seeds[s]
-              << (slot == 0 ? ", baseline" : ", " + grid.layer_names[slot - 1]) << "): " << std::fixed << std::setprecision(2)
-              << static_cast<double>(cells_done) / elapsed << " cells/s, " << std::setprecision(0) << elapsed
-              << " s elapsed, ETA " << eta << " s" << std::endl;
+              << (slot == 0 ? ", baseline" : ", " + grid.layer_names[slot - 1]) << "): " << std::fixed
+              << std::setprecision(2) << static_cast<double>(cells_done) / elapsed << " cells/s, "
+              << std::setprecision(0) << elapsed << " s elapsed, ETA " << eta << " s" << std::endl;
     std::cout.unsetf(std::ios::fixed);
     if (now_s() - last_flush >= options.flush_seconds) {
       store::write_reinit(options.run_dir, grid);

@@ -16,7 +16,7 @@ struct GridOptions {
   int64_t batch_size = 1000;
   int64_t stack_limit = 1000;
   bool naive = false;
-  std::string data_dir;          // empty: the run's own --data-dir
+  std::string data_dir;  // empty: the run's own --data-dir
   double flush_seconds = 60.0;
   int64_t threads = 0;
   bool overwrite = false;

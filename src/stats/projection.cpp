@@ -47,14 +47,15 @@ void cosines_kernel(const T* data, int64_t num_filters, int64_t filter_size, dou
 }
 
 bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
 
 at::Tensor filter_cosines(const at::Tensor& weight) {
-  HPA_REQUIRE(weight.dim() >= 2, "projection statistic needs a weight with at least 2 dimensions, got "
-                                     << weight.dim());
+  HPA_REQUIRE(weight.dim() >= 2,
+              "projection statistic needs a weight with at least 2 dimensions, got " << weight.dim());
   HPA_REQUIRE(weight.size(0) > 0 && weight.numel() > 0, "projection statistic of an empty weight");
   at::Tensor contiguous = weight.detach().to(at::kCPU).contiguous();
   if (contiguous.scalar_type() != at::kFloat && contiguous.scalar_type() != at::kDouble)

@@ -29,9 +29,9 @@ enum class LayerKind { conv, linear };
 
 // One layer the statistic applies to, found from parameter names and shapes alone.
 struct LayerInfo {
-  int64_t index = 0;         // 1-based, convolutions first in model order (as in the paper), then linears
-  std::string name;          // module path, e.g. "features.0"
-  std::string weight_name;   // parameter name, e.g. "features.0.weight"
+  int64_t index = 0;        // 1-based, convolutions first in model order (as in the paper), then linears
+  std::string name;         // module path, e.g. "features.0"
+  std::string weight_name;  // parameter name, e.g. "features.0.weight"
   LayerKind kind = LayerKind::conv;
   std::vector<int64_t> shape;  // of the weight
 };

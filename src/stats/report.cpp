@@ -24,10 +24,18 @@ std::string json_quote(const std::string& text) {
   std::string out = "\"";
   for (const char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char escaped[8];
@@ -46,7 +54,8 @@ void print_table(std::ostream& out, const ReportHeader& header, const std::vecto
   if (!header.arch.empty()) out << ", arch " << header.arch;
   out << "\n";
   out << std::left << std::setw(6) << "layer" << std::setw(24) << "name" << std::setw(8) << "kind"
-      << std::right << std::setw(7) << "F" << std::setw(10) << "n_l" << std::setw(12) << "mean cos" << "\n";
+      << std::right << std::setw(7) << "F" << std::setw(10) << "n_l" << std::setw(12) << "mean cos"
+      << "\n";
   for (const LayerStats& stats : layers) {
     out << std::left << std::setw(6) << stats.layer.index << std::setw(24) << stats.layer.name << std::setw(8)
         << layer_kind_name(stats.layer.kind) << std::right << std::setw(7) << stats.layer.shape.at(0)
@@ -57,12 +66,15 @@ void print_table(std::ostream& out, const ReportHeader& header, const std::vecto
 }
 
 void write_json(std::ostream& out, const ReportHeader& header, const std::vector<LayerStats>& layers) {
-  out << "{\"source\": " << json_quote(header.source) << ", \"source_kind\": " << json_quote(header.source_kind)
+  out << "{\"source\": " << json_quote(header.source)
+      << ", \"source_kind\": " << json_quote(header.source_kind)
       << ", \"arch\": " << (header.arch.empty() ? "null" : json_quote(header.arch)) << ",\n \"layers\": [";
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerStats& stats = layers[i];
-    out << (i ? ",\n  " : "\n  ") << "{\"index\": " << stats.layer.index << ", \"name\": " << json_quote(stats.layer.name)
-        << ", \"kind\": " << json_quote(layer_kind_name(stats.layer.kind)) << ", \"filters\": " << stats.layer.shape.at(0)
+    out << (i ? ",\n  " : "\n  ") << "{\"index\": " << stats.layer.index
+        << ", \"name\": " << json_quote(stats.layer.name)
+        << ", \"kind\": " << json_quote(layer_kind_name(stats.layer.kind))
+        << ", \"filters\": " << stats.layer.shape.at(0)
         << ", \"neg_fraction\": " << json_number(stats.neg_fraction)
         << ", \"mean_cosine\": " << json_number(stats.mean_cosine) << ", \"cosines\": [";
     const at::Tensor cosines = stats.cosines.contiguous();
@@ -73,7 +85,8 @@ void write_json(std::ostream& out, const ReportHeader& header, const std::vector
   out << "\n ]}\n";
 }
 
-void write_json_file(const std::string& path, const ReportHeader& header, const std::vector<LayerStats>& layers) {
+void write_json_file(const std::string& path, const ReportHeader& header,
+                     const std::vector<LayerStats>& layers) {
   const std::string temporary = path + ".tmp";
   {
     std::ofstream file(temporary);

@@ -19,7 +19,8 @@ struct ReportHeader {
 void print_table(std::ostream& out, const ReportHeader& header, const std::vector<LayerStats>& layers);
 void write_json(std::ostream& out, const ReportHeader& header, const std::vector<LayerStats>& layers);
 // Writes JSON to `path` through a temporary file renamed into place; throws hpa::Error naming it.
-void write_json_file(const std::string& path, const ReportHeader& header, const std::vector<LayerStats>& layers);
+void write_json_file(const std::string& path, const ReportHeader& header,
+                     const std::vector<LayerStats>& layers);
 
 // JSON string literal with escapes.
 std::string json_quote(const std::string& text);

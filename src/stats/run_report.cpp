@@ -18,8 +18,8 @@ struct SeedEnds {
   std::vector<double> initial, final;  // n_l per layer
 };
 
-std::vector<double> neg_fractions(const store::NamedTensors& params, const std::vector<store::LayerRecord>& layers,
-                                  const std::string& path) {
+std::vector<double> neg_fractions(const store::NamedTensors& params,
+                                  const std::vector<store::LayerRecord>& layers, const std::string& path) {
   std::vector<double> result;
   for (const store::LayerRecord& layer : layers) {
     const at::Tensor* weight = nullptr;
@@ -61,30 +61,35 @@ void report_run(std::ostream& out, const std::string& run_dir, const std::string
   }
   HPA_REQUIRE(!seeds.empty(), run_dir << ": no epoch has been written yet");
 
-  out << "run: " << run_dir << " (" << run.arch << " on " << run.dataset << ", " << run.epochs << " epochs)\n";
-  for (const SeedEnds& s : seeds) out << "  seed " << s.seed << ": epoch 0 and epoch " << s.last_epoch << "\n";
+  out << "run: " << run_dir << " (" << run.arch << " on " << run.dataset << ", " << run.epochs
+      << " epochs)\n";
+  for (const SeedEnds& s : seeds)
+    out << "  seed " << s.seed << ": epoch 0 and epoch " << s.last_epoch << "\n";
   out << "n_l per conv layer, mean (sd) over " << seeds.size() << " seed(s)\n";
   out << std::left << std::setw(6) << "layer" << std::setw(16) << "name" << std::right << std::setw(6) << "F"
-      << std::setw(18) << "epoch 0" << std::setw(18) << "last epoch" << "\n";
+      << std::setw(18) << "epoch 0" << std::setw(18) << "last epoch"
+      << "\n";
   for (size_t l = 0; l < run.layers.size(); ++l) {
     const auto [m0, s0] = mean_std(seeds, l, false);
     const auto [m1, s1] = mean_std(seeds, l, true);
     std::ostringstream first, last;
     first << std::fixed << std::setprecision(3) << m0 << " (" << s0 << ")";
     last << std::fixed << std::setprecision(3) << m1 << " (" << s1 << ")";
-    out << std::left << std::setw(6) << run.layers[l].index << std::setw(16) << run.layers[l].name << std::right
-        << std::setw(6) << run.layers[l].filters << std::setw(18) << first.str() << std::setw(18) << last.str() << "\n";
+    out << std::left << std::setw(6) << run.layers[l].index << std::setw(16) << run.layers[l].name
+        << std::right << std::setw(6) << run.layers[l].filters << std::setw(18) << first.str()
+        << std::setw(18) << last.str() << "\n";
   }
   if (json_path.empty()) return;
   std::ofstream json(json_path);
   HPA_REQUIRE(json, "--json " << json_path << ": cannot open for writing");
   json << "{\"run\": " << json_quote(run_dir) << ", \"seeds\": [";
   for (size_t s = 0; s < seeds.size(); ++s)
-    json << (s ? ", " : "") << "{\"seed\": " << seeds[s].seed << ", \"last_epoch\": " << seeds[s].last_epoch << "}";
+    json << (s ? ", " : "") << "{\"seed\": " << seeds[s].seed << ", \"last_epoch\": " << seeds[s].last_epoch
+         << "}";
   json << "],\n \"layers\": [";
   for (size_t l = 0; l < run.layers.size(); ++l) {
-    json << (l ? ",\n  " : "\n  ") << "{\"index\": " << run.layers[l].index << ", \"name\": " << json_quote(run.layers[l].name)
-         << ", \"neg_fraction_epoch0\": [";
+    json << (l ? ",\n  " : "\n  ") << "{\"index\": " << run.layers[l].index
+         << ", \"name\": " << json_quote(run.layers[l].name) << ", \"neg_fraction_epoch0\": [";
     for (size_t s = 0; s < seeds.size(); ++s) json << (s ? ", " : "") << seeds[s].initial[l];
     json << "], \"neg_fraction_last\": [";
     for (size_t s = 0; s < seeds.size(); ++s) json << (s ? ", " : "") << seeds[s].final[l];

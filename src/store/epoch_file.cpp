@@ -10,17 +10,20 @@
 
 namespace hpa::store {
 
-std::vector<std::string> list_group(hid_t file, const std::string& group_path, const std::string& path_for_errors);
+std::vector<std::string> list_group(hid_t file, const std::string& group_path,
+                                    const std::string& path_for_errors);
 
 namespace {
 
 // Every rank creates every dataset (HDF5 metadata is collective); rank r writes tensors r, r+size, ...
-void write_tensors(hid_t file, const std::string& group, const NamedTensors& tensors, const FileComm& comm = {}) {
+void write_tensors(hid_t file, const std::string& group, const NamedTensors& tensors,
+                   const FileComm& comm = {}) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const at::Tensor values = tensors[i].second.detach().to(at::kCPU, at::kFloat).contiguous();
     const auto sizes = values.sizes();
     const bool mine = static_cast<int>(i % static_cast<size_t>(comm.size)) == comm.rank;
-    h5::write_floats(file, group + "/" + tensors[i].first, values.data_ptr<float>(), {sizes.begin(), sizes.end()}, mine);
+    h5::write_floats(file, group + "/" + tensors[i].first, values.data_ptr<float>(),
+                     {sizes.begin(), sizes.end()}, mine);
   }
 }
 
@@ -29,9 +32,11 @@ NamedTensors read_tensors(hid_t file, const std::string& group, const std::strin
   for (const std::string& name : list_group(file, group, path)) {
     h5::Handle dataset = h5::open_dataset(file, group + "/" + name, path);
     const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
-    at::Tensor values = at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
-    HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
-                 path + ": " + group + "/" + name);
+    at::Tensor values =
+        at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
+    HPA_H5_CHECK(
+        H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
+        path + ": " + group + "/" + name);
     tensors.emplace_back(name, values);
   }
   return tensors;
@@ -51,15 +56,16 @@ void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot,
     h5::write_attr_int(root, "seed", snapshot.seed);
     h5::write_attr_int(root, "epoch", snapshot.epoch);
     write_tensors(root, "params", snapshot.params, comm);
-    for (const auto& [name, value] : snapshot.metrics) h5::write_doubles(root, "metrics/" + name, {value}, {1}, is_root);
+    for (const auto& [name, value] : snapshot.metrics)
+      h5::write_doubles(root, "metrics/" + name, {value}, {1}, is_root);
     const hsize_t num_layers = snapshot.neg_fraction.size();
     HPA_INTERNAL_CHECK(snapshot.layer_names.size() == snapshot.cosines.size(), "one name per layer");
     for (size_t l = 0; l < snapshot.cosines.size(); ++l) {
       const at::Tensor cosines = snapshot.cosines[l].to(at::kDouble).contiguous();
       const double* data = cosines.data_ptr<double>();
       h5::write_doubles(root, "stats/cosines/" + snapshot.layer_names[l],
-                        std::vector<double>(data, data + cosines.numel()), {static_cast<hsize_t>(cosines.numel())},
-                        is_root);
+                        std::vector<double>(data, data + cosines.numel()),
+                        {static_cast<hsize_t>(cosines.numel())}, is_root);
     }
     h5::write_doubles(root, "stats/neg_fraction", snapshot.neg_fraction, {num_layers}, is_root);
     h5::write_doubles(root, "stats/dist_l2", snapshot.dist_l2, {num_layers}, is_root);
@@ -107,7 +113,8 @@ bool read_checkpoint(const std::string& run_dir, int64_t seed, Checkpoint& check
     HPA_FAIL(path << ": checkpoint format version " << version << " is not supported");
   checkpoint.seed = h5::read_attr_int(file.get(), "seed", path);
   checkpoint.epoch = h5::read_attr_int(file.get(), "epoch", path);
-  if (checkpoint.seed != seed) HPA_FAIL(path << ": checkpoint of seed " << checkpoint.seed << " in the folder of seed " << seed);
+  if (checkpoint.seed != seed)
+    HPA_FAIL(path << ": checkpoint of seed " << checkpoint.seed << " in the folder of seed " << seed);
   checkpoint.params = read_tensors(file.get(), "params", path);
   checkpoint.momenta = read_tensors(file.get(), "momentum", path);
   return true;

@@ -30,19 +30,22 @@ Handle string_type() {
 }
 
 Handle open_attr(hid_t loc, const std::string& name, const std::string& file_for_errors) {
-  if (H5Aexists(loc, name.c_str()) <= 0) HPA_FAIL(file_for_errors << ": attribute '" << name << "' is missing");
+  if (H5Aexists(loc, name.c_str()) <= 0)
+    HPA_FAIL(file_for_errors << ": attribute '" << name << "' is missing");
   return Handle(HPA_H5_CHECK(H5Aopen(loc, name.c_str(), H5P_DEFAULT), file_for_errors), H5Aclose);
 }
 
 Handle create_attr(hid_t loc, const std::string& name, hid_t type, hid_t space) {
   if (H5Aexists(loc, name.c_str()) > 0) HPA_H5_CHECK(H5Adelete(loc, name.c_str()), name);
-  return Handle(HPA_H5_CHECK(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), name), H5Aclose);
+  return Handle(HPA_H5_CHECK(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), name),
+                H5Aclose);
 }
 
 }  // namespace
 
 void throw_h5_error(const char* call, const char* file, int line, const std::string& context) {
-  HPA_FAIL(context << ": HDF5 call failed (" << file << ":" << line << ", " << call << "): " << current_hdf5_message());
+  HPA_FAIL(context << ": HDF5 call failed (" << file << ":" << line << ", " << call
+                   << "): " << current_hdf5_message());
 }
 
 void Handle::close_checked(const std::string& context) {
@@ -68,8 +71,9 @@ Handle make_plist(hid_t cls) { return Handle(HPA_H5_CHECK(H5Pcreate(cls), "prope
 
 Handle make_space(const std::vector<hsize_t>& dims) {
   if (dims.empty()) return Handle(HPA_H5_CHECK(H5Screate(H5S_SCALAR), "dataspace"), H5Sclose);
-  return Handle(HPA_H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "dataspace"),
-                H5Sclose);
+  return Handle(
+      HPA_H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "dataspace"),
+      H5Sclose);
 }
 
 Handle create_dataset(hid_t loc, const std::string& name, hid_t type, hid_t space, hid_t dcpl) {
@@ -98,14 +102,17 @@ void write_doubles(hid_t loc, const std::string& name, const std::vector<double>
                    const std::vector<hsize_t>& dims, bool write_data) {
   Handle space = make_space(dims);
   Handle dataset = create_dataset(loc, name, H5T_IEEE_F64LE, space.get());
-  if (write_data) HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), name);
+  if (write_data)
+    HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                 name);
 }
 
 void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
                   bool write_data) {
   Handle space = make_space(dims);
   Handle dataset = create_dataset(loc, name, H5T_IEEE_F32LE, space.get());
-  if (write_data) HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), name);
+  if (write_data)
+    HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), name);
 }
 
 std::vector<hsize_t> dataset_dims(hid_t dataset) {
@@ -183,7 +190,9 @@ std::vector<int64_t> read_attr_ints(hid_t loc, const std::string& name, const st
 Handle file_access(const void* comm) {
   Handle fapl = make_plist(H5P_FILE_ACCESS);
   // hdf5.h of a parallel build brings MPI's types; the communicator itself comes from src/comm.
-  if (comm) HPA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(comm), MPI_INFO_NULL), "MPI-IO driver");
+  if (comm)
+    HPA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(comm), MPI_INFO_NULL),
+                 "MPI-IO driver");
   return fapl;
 }
 

@@ -13,11 +13,11 @@ namespace hpa::store::h5 {
 
 [[noreturn]] void throw_h5_error(const char* call, const char* file, int line, const std::string& context);
 
-#define HPA_H5_CHECK(call, context)                                                       \
-  ([&]() {                                                                                \
-    auto hpa_h5_result_ = (call);                                                         \
+#define HPA_H5_CHECK(call, context)                                                                 \
+  ([&]() {                                                                                          \
+    auto hpa_h5_result_ = (call);                                                                   \
     if (hpa_h5_result_ < 0) ::hpa::store::h5::throw_h5_error(#call, __FILE__, __LINE__, (context)); \
-    return hpa_h5_result_;                                                                \
+    return hpa_h5_result_;                                                                          \
   }())
 
 // Owns one hid_t and closes it with the right H5*close.

@@ -14,11 +14,13 @@
 namespace hpa::store {
 namespace {
 
-void write_ints(hid_t file, const std::string& name, const std::vector<int64_t>& values, const std::vector<hsize_t>& dims) {
+void write_ints(hid_t file, const std::string& name, const std::vector<int64_t>& values,
+                const std::vector<hsize_t>& dims) {
   h5::Handle space = h5::make_space(dims);
   h5::Handle dataset = h5::create_dataset(file, name, H5T_STD_I64LE, space.get());
   if (!values.empty())
-    HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), name);
+    HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                 name);
 }
 
 std::vector<int64_t> read_ints(hid_t file, const std::string& name, const std::string& path) {
@@ -26,7 +28,9 @@ std::vector<int64_t> read_ints(hid_t file, const std::string& name, const std::s
   hsize_t count = 1;
   for (hsize_t d : h5::dataset_dims(dataset.get())) count *= d;
   std::vector<int64_t> values(count);
-  if (count) HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path);
+  if (count)
+    HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                 path);
   return values;
 }
 
@@ -55,7 +59,9 @@ bool ReinitGrid::same_cells(const ReinitGrid& other) const {
          rerandomize == other.rerandomize && test_samples == other.test_samples;
 }
 
-std::string reinit_file_path(const std::string& run_dir) { return (std::filesystem::path(run_dir) / "reinit.h5").string(); }
+std::string reinit_file_path(const std::string& run_dir) {
+  return (std::filesystem::path(run_dir) / "reinit.h5").string();
+}
 
 void write_reinit(const std::string& run_dir, const ReinitGrid& grid) {
   const std::string path = reinit_file_path(run_dir);
@@ -81,11 +87,13 @@ void write_reinit(const std::string& run_dir, const ReinitGrid& grid) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const double samples = static_cast<double>(grid.test_samples);
     std::vector<double> accuracy(grid.correct.size()), drop(grid.correct.size()), baseline(num_seeds);
-    for (hsize_t s = 0; s < num_seeds; ++s) baseline[s] = grid.baseline_correct[s] < 0 ? nan : grid.baseline_correct[s] / samples;
+    for (hsize_t s = 0; s < num_seeds; ++s)
+      baseline[s] = grid.baseline_correct[s] < 0 ? nan : grid.baseline_correct[s] / samples;
     for (size_t i = 0; i < grid.correct.size(); ++i) {
       accuracy[i] = grid.correct[i] < 0 ? nan : grid.correct[i] / samples;
       const double base = baseline[i / (num_layers * columns)];
-      drop[i] = (std::isnan(base) || std::isnan(accuracy[i]) || base == 0) ? nan : (base - accuracy[i]) / base;
+      drop[i] =
+          (std::isnan(base) || std::isnan(accuracy[i]) || base == 0) ? nan : (base - accuracy[i]) / base;
     }
     h5::write_doubles(root, "accuracy", accuracy, {num_seeds, num_layers, columns});
     h5::write_doubles(root, "baseline_accuracy", baseline, {num_seeds});
@@ -102,7 +110,8 @@ bool read_reinit(const std::string& run_dir, ReinitGrid& grid) {
   const hid_t root = file.get();
   const int64_t version = h5::read_attr_int(root, "schema_version", path);
   if (version != kSchemaVersion)
-    HPA_FAIL(path << ": reinit format version " << version << " is not supported (this hpa reads version " << kSchemaVersion << ")");
+    HPA_FAIL(path << ": reinit format version " << version << " is not supported (this hpa reads version "
+                  << kSchemaVersion << ")");
   grid.test_samples = h5::read_attr_int(root, "test_samples", path);
   grid.rerandomize = h5::read_attr_int(root, "rerandomize", path);
   grid.method = h5::read_attr_string(root, "method", path);
@@ -128,9 +137,11 @@ NamedTensors read_epoch_tensors(const std::string& path, const std::vector<std::
   for (const std::string& name : names) {
     h5::Handle dataset = h5::open_dataset(file.get(), "params/" + name, path);
     const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
-    at::Tensor values = at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
-    HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
-                 path + ": params/" + name);
+    at::Tensor values =
+        at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
+    HPA_H5_CHECK(
+        H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
+        path + ": params/" + name);
     tensors.emplace_back(name, values);
   }
   return tensors;

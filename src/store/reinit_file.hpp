@@ -12,15 +12,15 @@ namespace hpa::store {
 
 struct ReinitGrid {
   std::vector<int64_t> seeds;
-  std::vector<int64_t> layer_indices;     // 1-based, as model/layers
-  std::vector<std::string> layer_names;   // module paths
-  std::vector<int64_t> epochs;            // the reset epochs (columns 0..E'-1)
-  int64_t rerandomize = 0;                // R re-randomization columns after the epochs
+  std::vector<int64_t> layer_indices;    // 1-based, as model/layers
+  std::vector<std::string> layer_names;  // module paths
+  std::vector<int64_t> epochs;           // the reset epochs (columns 0..E'-1)
+  int64_t rerandomize = 0;               // R re-randomization columns after the epochs
   int64_t test_samples = 0;
-  std::string method;                     // "fused" or "naive"
-  std::vector<int64_t> correct;           // [S, L, E'+R]; -1 while not evaluated
-  std::vector<int64_t> baseline_correct;  // [S]; -1 while not evaluated
-  std::vector<int64_t> rerandomize_seeds; // [S, L, R]
+  std::string method;                      // "fused" or "naive"
+  std::vector<int64_t> correct;            // [S, L, E'+R]; -1 while not evaluated
+  std::vector<int64_t> baseline_correct;   // [S]; -1 while not evaluated
+  std::vector<int64_t> rerandomize_seeds;  // [S, L, R]
 
   int64_t columns() const { return static_cast<int64_t>(epochs.size()) + rerandomize; }
   // Same experiment (seeds, layers, epochs, R, test set)? Then its results can be reused.

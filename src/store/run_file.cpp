@@ -19,7 +19,8 @@ std::vector<hsize_t> to_hsize(const std::vector<int64_t>& dims) { return {dims.b
 
 std::string epoch_file_name(int64_t seed, int64_t epoch) {
   char name[64];
-  std::snprintf(name, sizeof name, "seed_%lld/epoch_%04lld.h5", static_cast<long long>(seed), static_cast<long long>(epoch));
+  std::snprintf(name, sizeof name, "seed_%lld/epoch_%04lld.h5", static_cast<long long>(seed),
+                static_cast<long long>(epoch));
   return name;
 }
 
@@ -46,9 +47,13 @@ void create_virtual(hid_t file, const std::string& path, hid_t type, const RunDe
     for (hsize_t e = 0; e < num_epochs; ++e) {
       start[0] = s;
       start[1] = e;
-      HPA_H5_CHECK(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), path);
+      HPA_H5_CHECK(
+          H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+          path);
       const std::string source_file = epoch_file_name(run.seeds[s], static_cast<int64_t>(e));
-      HPA_H5_CHECK(H5Pset_virtual(dcpl.get(), space.get(), source_file.c_str(), path.c_str(), source_space.get()), path);
+      HPA_H5_CHECK(
+          H5Pset_virtual(dcpl.get(), space.get(), source_file.c_str(), path.c_str(), source_space.get()),
+          path);
     }
   }
   HPA_H5_CHECK(H5Sselect_all(space.get()), path);
@@ -91,7 +96,8 @@ void write_layers(hid_t file, const std::vector<LayerRecord>& layers) {
   h5::Handle type = layer_row_type();
   h5::Handle space = h5::make_space({static_cast<hsize_t>(rows.size())});
   h5::Handle dataset = h5::create_dataset(file, "model/layers", type.get(), space.get());
-  HPA_H5_CHECK(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "model/layers");
+  HPA_H5_CHECK(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
+               "model/layers");
 }
 
 std::vector<LayerRecord> read_layers(hid_t file, const std::string& path) {
@@ -100,7 +106,8 @@ std::vector<LayerRecord> read_layers(hid_t file, const std::string& path) {
   if (dims.size() != 1) HPA_FAIL(path << ": model/layers is not a table");
   std::vector<LayerRow> rows(dims[0]);
   h5::Handle type = layer_row_type();
-  if (!rows.empty()) HPA_H5_CHECK(H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), path);
+  if (!rows.empty())
+    HPA_H5_CHECK(H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), path);
   std::vector<LayerRecord> layers;
   for (LayerRow& row : rows) {
     row.name[sizeof row.name - 1] = 0;
@@ -123,11 +130,13 @@ std::string now_iso8601() {
 
 }  // namespace
 
-std::vector<std::string> list_group(hid_t file, const std::string& group_path, const std::string& path_for_errors) {
+std::vector<std::string> list_group(hid_t file, const std::string& group_path,
+                                    const std::string& path_for_errors) {
   if (!h5::exists(file, group_path)) HPA_FAIL(path_for_errors << ": group '" << group_path << "' is missing");
   h5::Handle group(HPA_H5_CHECK(H5Gopen2(file, group_path.c_str(), H5P_DEFAULT), path_for_errors), H5Gclose);
   std::vector<std::string> names;
-  HPA_H5_CHECK(H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names), path_for_errors);
+  HPA_H5_CHECK(H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names),
+               path_for_errors);
   return names;
 }
 
@@ -197,7 +206,8 @@ void create_run(const std::string& run_dir, const RunDescription& run, const Fil
     // reinit/ reaches into reinit.h5 once hpa-reinit-grid has written it (a dangling link until then).
     HPA_H5_CHECK(H5Lcreate_external("reinit.h5", "/", root, "reinit", H5P_DEFAULT, H5P_DEFAULT), temporary);
     for (const ParamShape& param : run.params)
-      create_virtual(root, "params/" + param.name, H5T_IEEE_F32LE, run, to_hsize(param.shape), to_hsize(param.shape));
+      create_virtual(root, "params/" + param.name, H5T_IEEE_F32LE, run, to_hsize(param.shape),
+                     to_hsize(param.shape));
     for (const std::string& metric : run.metrics)
       create_virtual(root, "metrics/" + metric, H5T_IEEE_F64LE, run, {}, {1});
     for (const LayerRecord& layer : run.layers) {

@@ -9,8 +9,8 @@
 
 namespace hpa::train {
 
-EvalResult evaluate(models::ConvNetImpl& model, const data::BatchAssembler& assembler, const comm::Group& group,
-                    int64_t batch_size) {
+EvalResult evaluate(models::ConvNetImpl& model, const data::BatchAssembler& assembler,
+                    const comm::Group& group, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -26,12 +26,14 @@ EvalResult evaluate(models::ConvNetImpl& model, const data::BatchAssembler& asse
     batch.images = batch.images.to(device);
     batch.labels = batch.labels.to(device);
     const at::Tensor logits = model.forward(batch.images);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
+    loss_sum +=
+        torch::nn::functional::cross_entropy(
+            logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+            .item<double>();
     correct += logits.argmax(1).eq(batch.labels).sum().item<double>();
   }
-  at::Tensor sums = at::tensor({loss_sum, correct, static_cast<double>(count)}, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor sums =
+      at::tensor({loss_sum, correct, static_cast<double>(count)}, at::TensorOptions().dtype(at::kDouble));
   group.group_allreduce_sum(sums);  // all ranks of the group
   if (was_training) model.train();
   EvalResult result;

@@ -15,7 +15,7 @@ struct EvalResult {
 };
 
 // Every rank of the group: evaluates `assembler`'s whole set.
-EvalResult evaluate(models::ConvNetImpl& model, const data::BatchAssembler& assembler, const comm::Group& group,
-                    int64_t batch_size);
+EvalResult evaluate(models::ConvNetImpl& model, const data::BatchAssembler& assembler,
+                    const comm::Group& group, int64_t batch_size);
 
 }  // namespace hpa::train

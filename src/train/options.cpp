@@ -19,48 +19,62 @@ namespace po = boost::program_options;
 
 po::options_description describe_train_options(TrainOptions& o) {
   po::options_description model("model");
-  model.add_options()
-      ("arch", po::value(&o.arch)->default_value(o.arch), "vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet")
-      ("init", po::value(&o.init)->default_value(""), "paper, torchvision or normal-0.01 (default: paper; vgg19_orig: normal-0.01)")
-      ("width", po::value(&o.width)->default_value(o.width), "channel width multiplier (> 0)")
-      ("dropout", po::value(&o.dropout)->default_value(o.dropout), "dropout probability of the classifier, in [0, 1)");
+  model.add_options()("arch", po::value(&o.arch)->default_value(o.arch),
+                      "vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet")(
+      "init", po::value(&o.init)->default_value(""),
+      "paper, torchvision or normal-0.01 (default: paper; vgg19_orig: normal-0.01)")(
+      "width", po::value(&o.width)->default_value(o.width), "channel width multiplier (> 0)")(
+      "dropout", po::value(&o.dropout)->default_value(o.dropout),
+      "dropout probability of the classifier, in [0, 1)");
   po::options_description data("data");
-  data.add_options()
-      ("dataset", po::value(&o.dataset)->default_value(o.dataset), "mnist, fashion-mnist (IDX files), cifar10 or cifar100 (binary version)")
-      ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder with the dataset's files")
-      ("val-fraction", po::value(&o.val_fraction)->default_value(o.val_fraction), "share of the training set held out for validation, in [0, 1)")
-      ("stratified", po::value(&o.stratified)->default_value(o.stratified), "hold out the same share of every class")
-      ("augment", po::value(&o.augment)->default_value(o.augment), "random shift of up to 4 pixels and horizontal flip")
-      ("normalize", po::value(&o.normalize)->default_value(o.normalize), "dataset (train mean/std), unit ([0,1]) or symmetric ([-1,1])")
-      ("train-subset", po::value(&o.train_subset)->default_value(o.train_subset), "use only the first N training samples (0: all)")
-      ("test-subset", po::value(&o.test_subset)->default_value(o.test_subset), "use only the first N test samples (0: all)");
+  data.add_options()("dataset", po::value(&o.dataset)->default_value(o.dataset),
+                     "mnist, fashion-mnist (IDX files), cifar10 or cifar100 (binary version)")(
+      "data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder with the dataset's files")(
+      "val-fraction", po::value(&o.val_fraction)->default_value(o.val_fraction),
+      "share of the training set held out for validation, in [0, 1)")(
+      "stratified", po::value(&o.stratified)->default_value(o.stratified),
+      "hold out the same share of every class")("augment", po::value(&o.augment)->default_value(o.augment),
+                                                "random shift of up to 4 pixels and horizontal flip")(
+      "normalize", po::value(&o.normalize)->default_value(o.normalize),
+      "dataset (train mean/std), unit ([0,1]) or symmetric ([-1,1])")(
+      "train-subset", po::value(&o.train_subset)->default_value(o.train_subset),
+      "use only the first N training samples (0: all)")(
+      "test-subset", po::value(&o.test_subset)->default_value(o.test_subset),
+      "use only the first N test samples (0: all)");
   po::options_description optim("optimization");
-  optim.add_options()
-      ("epochs", po::value(&o.epochs)->default_value(o.epochs), "training epochs (epoch 0 is the init)")
-      ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "global batch size, split over a seed group's ranks")
-      ("eval-batch-size", po::value(&o.eval_batch_size)->default_value(o.eval_batch_size), "batch size of evaluation")
-      ("lr", po::value(&o.lr)->default_value(o.lr), "base learning rate (> 0)")
-      ("lr-schedule", po::value(&o.lr_schedule)->default_value(o.lr_schedule), "step, exp or mult")
-      ("lr-step", po::value(&o.lr_step)->default_value(o.lr_step), "step schedule: epochs between decays")
-      ("lr-decay", po::value(&o.lr_decay)->default_value(o.lr_decay), "decay factor; 0 = schedule default (step 0.1, exp 10^(-1/25), mult 0.95)")
-      ("momentum", po::value(&o.momentum)->default_value(o.momentum), "SGD momentum in [0, 1)")
-      ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay), "L2 weight decay (>= 0)");
+  optim.add_options()("epochs", po::value(&o.epochs)->default_value(o.epochs),
+                      "training epochs (epoch 0 is the init)")(
+      "batch-size", po::value(&o.batch_size)->default_value(o.batch_size),
+      "global batch size, split over a seed group's ranks")(
+      "eval-batch-size", po::value(&o.eval_batch_size)->default_value(o.eval_batch_size),
+      "batch size of evaluation")("lr", po::value(&o.lr)->default_value(o.lr), "base learning rate (> 0)")(
+      "lr-schedule", po::value(&o.lr_schedule)->default_value(o.lr_schedule), "step, exp or mult")(
+      "lr-step", po::value(&o.lr_step)->default_value(o.lr_step), "step schedule: epochs between decays")(
+      "lr-decay", po::value(&o.lr_decay)->default_value(o.lr_decay),
+      "decay factor; 0 = schedule default (step 0.1, exp 10^(-1/25), mult 0.95)")(
+      "momentum", po::value(&o.momentum)->default_value(o.momentum), "SGD momentum in [0, 1)")(
+      "weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay), "L2 weight decay (>= 0)");
   po::options_description run("run");
-  run.add_options()
-      ("out", po::value(&o.out)->default_value(""), "run directory to create (required)")
-      ("seeds", po::value(&o.seeds_text)->default_value(o.seeds_text), "seeds to train: list and ranges, e.g. 0,1 or 0-9")
-      ("ranks-per-seed", po::value(&o.ranks_per_seed)->default_value(o.ranks_per_seed),
-       "ranks that train one seed together (0: world size / number of seeds, at least 1)")
-      ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb), "gradient allreduce bucket size in MiB (the first bucket is 1 MiB)")
-      ("overlap", po::value(&o.overlap)->default_value(o.overlap),
-       "launch each bucket's allreduce from backward hooks as gradients become ready (false: one allreduce after backward)")
-      ("device", po::value(&o.device)->default_value(o.device),
-       "cpu or cuda (GPU local_rank % GPUs per node; several ranks per seed then need the NCCL build)")
-      ("threads", po::value(&o.threads)->default_value(o.threads), "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")
-      ("resume", po::bool_switch(&o.resume), "continue an interrupted run in --out")
-      ("overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")
-      ("dry-run", po::bool_switch(&o.dry_run), "check everything, print the resolved configuration, do not train")
-      ("loss-log", po::value(&o.loss_log)->default_value(""), "write 'seed epoch step loss' per training step to this file");
+  run.add_options()("out", po::value(&o.out)->default_value(""), "run directory to create (required)")(
+      "seeds", po::value(&o.seeds_text)->default_value(o.seeds_text),
+      "seeds to train: list and ranges, e.g. 0,1 or 0-9")(
+      "ranks-per-seed", po::value(&o.ranks_per_seed)->default_value(o.ranks_per_seed),
+      "ranks that train one seed together (0: world size / number of seeds, at least 1)")(
+      "bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb),
+      "gradient allreduce bucket size in MiB (the first bucket is 1 MiB)")(
+      "overlap", po::value(&o.overlap)->default_value(o.overlap),
+      "launch each bucket's allreduce from backward hooks as gradients become ready (false: one allreduce "
+      "after backward)")(
+      "device", po::value(&o.device)->default_value(o.device),
+      "cpu or cuda (GPU local_rank % GPUs per node; several ranks per seed then need the NCCL build)")(
+      "threads", po::value(&o.threads)->default_value(o.threads),
+      "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")(
+      "resume", po::bool_switch(&o.resume), "continue an interrupted run in --out")(
+      "overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")(
+      "dry-run", po::bool_switch(&o.dry_run),
+      "check everything, print the resolved configuration, do not train")(
+      "loss-log", po::value(&o.loss_log)->default_value(""),
+      "write 'seed epoch step loss' per training step to this file");
   po::options_description all;
   all.add(model).add(data).add(optim).add(run);
   return all;
@@ -68,7 +82,8 @@ po::options_description describe_train_options(TrainOptions& o) {
 
 std::vector<int64_t> parse_seed_list(const std::string& text) {
   const std::vector<int64_t> seeds = cli::parse_index_list(text, "--seeds");
-  HPA_REQUIRE(std::set<int64_t>(seeds.begin(), seeds.end()).size() == seeds.size(), "--seeds " << text << ": a seed appears twice");
+  HPA_REQUIRE(std::set<int64_t>(seeds.begin(), seeds.end()).size() == seeds.size(),
+              "--seeds " << text << ": a seed appears twice");
   return seeds;
 }
 
@@ -81,17 +96,21 @@ void validate(TrainOptions& o) {
   HPA_REQUIRE(o.lr_step >= 1, "--lr-step must be positive, got " << o.lr_step);
   HPA_REQUIRE(o.lr_decay >= 0 && o.lr_decay <= 1, "--lr-decay must be in [0, 1], got " << o.lr_decay);
   HPA_REQUIRE(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1), got " << o.momentum);
-  HPA_REQUIRE(o.weight_decay >= 0 && std::isfinite(o.weight_decay), "--weight-decay must be >= 0, got " << o.weight_decay);
+  HPA_REQUIRE(o.weight_decay >= 0 && std::isfinite(o.weight_decay),
+              "--weight-decay must be >= 0, got " << o.weight_decay);
   HPA_REQUIRE(o.width > 0 && std::isfinite(o.width), "--width must be > 0, got " << o.width);
-  HPA_REQUIRE(o.val_fraction >= 0 && o.val_fraction < 1, "--val-fraction must be in [0, 1), got " << o.val_fraction);
+  HPA_REQUIRE(o.val_fraction >= 0 && o.val_fraction < 1,
+              "--val-fraction must be in [0, 1), got " << o.val_fraction);
   HPA_REQUIRE(o.train_subset >= 0, "--train-subset must be >= 0, got " << o.train_subset);
   HPA_REQUIRE(o.test_subset >= 0, "--test-subset must be >= 0, got " << o.test_subset);
   HPA_REQUIRE(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1), got " << o.dropout);
   HPA_REQUIRE(o.ranks_per_seed >= 0, "--ranks-per-seed must be >= 0, got " << o.ranks_per_seed);
-  HPA_REQUIRE(o.bucket_mb > 0 && o.bucket_mb <= 1024, "--bucket-mb must be in (0, 1024], got " << o.bucket_mb);
+  HPA_REQUIRE(o.bucket_mb > 0 && o.bucket_mb <= 1024,
+              "--bucket-mb must be in (0, 1024], got " << o.bucket_mb);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   HPA_REQUIRE(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
-  HPA_REQUIRE(o.device == "cpu" || o.device == "cuda", "--device must be cpu or cuda, got '" << o.device << "'");
+  HPA_REQUIRE(o.device == "cpu" || o.device == "cuda",
+              "--device must be cpu or cuda, got '" << o.device << "'");
   o.seeds = parse_seed_list(o.seeds_text);
 }
 

@@ -33,18 +33,23 @@ store::RunDescription describe_run(const Job& job, const TrainOptions& options, 
   run.in_channels = job.spec.in_channels;
   run.image_size = job.dataset.height();
   run.width = job.spec.width;
-  for (const auto& [name, tensor] : models::named_parameters(*model)) run.params.push_back({name, tensor.sizes().vec()});
+  for (const auto& [name, tensor] : models::named_parameters(*model))
+    run.params.push_back({name, tensor.sizes().vec()});
   run.layers = layer_records(*model);
   run.metrics = metric_names();
-  run.versions = {{"hpa", build_info::hpa_version}, {"torch", TORCH_VERSION}, {"mpi", world.mpi_version()},
+  run.versions = {{"hpa", build_info::hpa_version},
+                  {"torch", TORCH_VERSION},
+                  {"mpi", world.mpi_version()},
                   {"hdf5", store::hdf5_version()}};
   return run;
 }
 
 // --resume must continue the same experiment: the choices that shape run.h5 have to agree.
-void check_resumable(const store::RunDescription& stored, const store::RunDescription& wanted, const std::string& out) {
+void check_resumable(const store::RunDescription& stored, const store::RunDescription& wanted,
+                     const std::string& out) {
   const auto same = [&](const std::string& option, const auto& a, const auto& b) {
-    if (a != b) HPA_FAIL("--resume: " << out << " was made with a different " << option << " (see its run.h5 config)");
+    if (a != b)
+      HPA_FAIL("--resume: " << out << " was made with a different " << option << " (see its run.h5 config)");
   };
   same("--arch", stored.arch, wanted.arch);
   same("--dataset", stored.dataset, wanted.dataset);
@@ -73,7 +78,8 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   Job job;
   job.config_text = std::move(config_text);
   job.spec.arch = models::parse_arch(options.arch);
-  job.init = options.init.empty() ? models::default_init_scheme(job.spec.arch) : models::parse_init_scheme(options.init);
+  job.init = options.init.empty() ? models::default_init_scheme(job.spec.arch)
+                                  : models::parse_init_scheme(options.init);
   data::parse_normalization(options.normalize);  // fail early on a bad name
   job.dataset = data::load_dataset(options.dataset, options.data_dir);
   if (options.train_subset > 0) data::take_train_subset(job.dataset, options.train_subset);
@@ -98,12 +104,14 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
     ranks_per_seed = std::max(1, world_size / num_seeds);
     while (world_size % ranks_per_seed != 0) --ranks_per_seed;
   }
-  HPA_REQUIRE(world_size % ranks_per_seed == 0,
-              "--ranks-per-seed " << ranks_per_seed << " does not divide the " << world_size << " ranks of the job");
+  HPA_REQUIRE(world_size % ranks_per_seed == 0, "--ranks-per-seed " << ranks_per_seed
+                                                                    << " does not divide the " << world_size
+                                                                    << " ranks of the job");
   job.num_groups = world_size / ranks_per_seed;
-  HPA_REQUIRE(job.num_groups <= num_seeds, "--ranks-per-seed " << ranks_per_seed << " on " << world_size << " ranks makes "
-                                                              << job.num_groups << " seed groups for " << num_seeds
-                                                              << " seed(s): some ranks would idle");
+  HPA_REQUIRE(job.num_groups <= num_seeds, "--ranks-per-seed " << ranks_per_seed << " on " << world_size
+                                                               << " ranks makes " << job.num_groups
+                                                               << " seed groups for " << num_seeds
+                                                               << " seed(s): some ranks would idle");
   if (num_seeds % job.num_groups != 0 && world.is_world_root())
     std::cerr << "hpa-train: note: " << num_seeds << " seeds over " << job.num_groups
               << " seed groups: some groups train more seeds than others\n";
@@ -111,13 +119,17 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   // Rank 0's view decides: another rank looking later could see the folders rank 0 just made.
   if (options.device == "cuda") {
     HPA_REQUIRE(torch::cuda::is_available(),
-                "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see env/spack.yaml)");
+                "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
+                "env/spack.yaml)");
     HPA_REQUIRE(comm::Group::nccl_built() || ranks_per_seed == 1,
-                "--device cuda with " << ranks_per_seed << " ranks per seed needs the NCCL build (-DHPA_WITH_NCCL=ON)");
+                "--device cuda with " << ranks_per_seed
+                                      << " ranks per seed needs the NCCL build (-DHPA_WITH_NCCL=ON)");
   }
-  const bool in_use = world.world_broadcast(world.is_world_root() ? store::run_directory_in_use(options.out) : 0, 0) != 0;
+  const bool in_use =
+      world.world_broadcast(world.is_world_root() ? store::run_directory_in_use(options.out) : 0, 0) != 0;
   HPA_REQUIRE(!in_use || options.resume || options.overwrite,
-              "--out " << options.out << " already holds a run: pass --resume to continue it or --overwrite to replace it");
+              "--out " << options.out
+                       << " already holds a run: pass --resume to continue it or --overwrite to replace it");
   HPA_REQUIRE(!options.resume || in_use, "--resume: " << options.out << " holds no run to continue");
   return job;
 }
@@ -153,7 +165,9 @@ void run_job(const Job& job, const TrainOptions& options, const comm::World& wor
   }
   int64_t epochs_done = 0;
   int64_t my_seeds = 0;
-  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size(); i += static_cast<size_t>(job.num_groups)) ++my_seeds;
+  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size();
+       i += static_cast<size_t>(job.num_groups))
+    ++my_seeds;
   TrainContext context{options, job.dataset, group, job.spec, job.init};
   if (options.device == "cuda") {
     const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
@@ -165,7 +179,8 @@ void run_job(const Job& job, const TrainOptions& options, const comm::World& wor
   context.epochs_left_in_job = &epochs_left;
   context.epochs_done_in_job = &epochs_done;
   context.job_start_s = wall_seconds();
-  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size(); i += static_cast<size_t>(job.num_groups))
+  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size();
+       i += static_cast<size_t>(job.num_groups))
     train_seed(context, options.seeds[i]);
   world.world_barrier();
 }

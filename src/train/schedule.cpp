@@ -10,9 +10,12 @@ namespace hpa::train {
 double Schedule::factor() const {
   if (decay > 0.0) return decay;
   switch (kind) {
-    case ScheduleKind::step: return 0.1;
-    case ScheduleKind::exp: return std::pow(10.0, -1.0 / 25.0);
-    case ScheduleKind::mult: return 0.95;
+    case ScheduleKind::step:
+      return 0.1;
+    case ScheduleKind::exp:
+      return std::pow(10.0, -1.0 / 25.0);
+    case ScheduleKind::mult:
+      return 0.95;
   }
   return 1.0;
 }
@@ -32,9 +35,12 @@ ScheduleKind parse_schedule(const std::string& name) {
 
 std::string schedule_name(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::step: return "step";
-    case ScheduleKind::exp: return "exp";
-    case ScheduleKind::mult: return "mult";
+    case ScheduleKind::step:
+      return "step";
+    case ScheduleKind::exp:
+      return "exp";
+    case ScheduleKind::mult:
+      return "mult";
   }
   return "?";
 }

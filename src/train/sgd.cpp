@@ -34,13 +34,15 @@ void Sgd::step(double lr) {
   }
 }
 
-void Sgd::load_momenta(const std::vector<std::pair<std::string, at::Tensor>>& momenta, const std::string& source) {
+void Sgd::load_momenta(const std::vector<std::pair<std::string, at::Tensor>>& momenta,
+                       const std::string& source) {
   std::map<std::string, const at::Tensor*> by_name;
   for (const auto& [name, tensor] : momenta) by_name[name] = &tensor;
   for (auto& [name, buffer] : momenta_) {
     auto found = by_name.find(name);
     if (found == by_name.end()) HPA_FAIL(source << ": momentum of " << name << " is missing");
-    if (found->second->sizes() != buffer.sizes()) HPA_FAIL(source << ": momentum of " << name << " has the wrong shape");
+    if (found->second->sizes() != buffer.sizes())
+      HPA_FAIL(source << ": momentum of " << name << " has the wrong shape");
     buffer.copy_(*found->second);
   }
 }

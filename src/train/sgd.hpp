@@ -18,7 +18,8 @@ class Sgd {
   void step(double lr);
   // Buffers in parameter order, named as the parameters.
   const std::vector<std::pair<std::string, at::Tensor>>& momenta() const { return momenta_; }
-  void load_momenta(const std::vector<std::pair<std::string, at::Tensor>>& momenta, const std::string& source);
+  void load_momenta(const std::vector<std::pair<std::string, at::Tensor>>& momenta,
+                    const std::string& source);
 
  private:
   std::vector<std::pair<std::string, at::Tensor>> params_;

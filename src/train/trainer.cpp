@@ -29,9 +29,12 @@ constexpr double kProgressIntervalS = 30.0;
 std::string format_duration(double seconds) {
   std::ostringstream out;
   const int64_t total = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
-  if (total >= 3600) out << total / 3600 << "h" << std::setw(2) << std::setfill('0') << (total % 3600) / 60 << "m";
-  else if (total >= 60) out << total / 60 << "m" << std::setw(2) << std::setfill('0') << total % 60 << "s";
-  else out << total << "s";
+  if (total >= 3600)
+    out << total / 3600 << "h" << std::setw(2) << std::setfill('0') << (total % 3600) / 60 << "m";
+  else if (total >= 60)
+    out << total / 60 << "m" << std::setw(2) << std::setfill('0') << total % 60 << "s";
+  else
+    out << total << "s";
   return out.str();
 }
 
@@ -62,7 +65,8 @@ LayerStatsSet compute_stats(models::ConvNetImpl& model, const std::vector<store:
 
 store::NamedTensors cloned_parameters(models::ConvNetImpl& model) {
   store::NamedTensors result;
-  for (const auto& [name, tensor] : models::named_parameters(model)) result.emplace_back(name, tensor.clone());
+  for (const auto& [name, tensor] : models::named_parameters(model))
+    result.emplace_back(name, tensor.clone());
   return result;
 }
 
@@ -73,7 +77,7 @@ double wall_seconds() {
 }
 
 std::vector<std::string> metric_names() {
-  return {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+  return {"train_loss", "train_accuracy", "val_loss",         "val_accuracy", "test_loss", "test_accuracy",
           "lr",         "epoch_seconds",  "images_per_second"};
 }
 
@@ -84,7 +88,8 @@ std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model) {
     if (!conv) continue;
     const auto& options = conv->options;
     const int64_t kernel = (*options.kernel_size())[0];
-    if ((*options.kernel_size())[0] == 1 && (*options.kernel_size())[1] == 1) continue;  // skipped, as in the paper
+    if ((*options.kernel_size())[0] == 1 && (*options.kernel_size())[1] == 1)
+      continue;  // skipped, as in the paper
     const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     layers.push_back({static_cast<int64_t>(layers.size()) + 1, item.key(), options.out_channels(),
                       options.in_channels(), kernel, (*options.stride())[0], padding ? (**padding)[0] : 0});
@@ -141,7 +146,8 @@ void train_seed(const TrainContext& context, int64_t seed) {
     first_epoch = checkpoint.epoch + 1;
     if (context.epochs_left_in_job) *context.epochs_left_in_job -= checkpoint.epoch;
     if (context.log)
-      *context.log << "seed " << seed << ": resuming after epoch " << checkpoint.epoch << " from " << source << "\n";
+      *context.log << "seed " << seed << ": resuming after epoch " << checkpoint.epoch << " from " << source
+                   << "\n";
   } else {
     init_params = cloned_parameters(*model);
   }
@@ -150,7 +156,8 @@ void train_seed(const TrainContext& context, int64_t seed) {
   // weights); the group root renames it into place and writes the checkpoint.
   store::FileComm file_comm;
   if (group.group_size() > 1) file_comm = {group.native_handle(), group.group_rank(), group.group_size()};
-  const auto write_epoch = [&](int64_t epoch, std::map<std::string, double> metrics, const LayerStatsSet& stats) {
+  const auto write_epoch = [&](int64_t epoch, std::map<std::string, double> metrics,
+                               const LayerStatsSet& stats) {
     store::EpochSnapshot snapshot;
     snapshot.seed = seed;
     snapshot.epoch = epoch;
@@ -175,16 +182,24 @@ void train_seed(const TrainContext& context, int64_t seed) {
   const double nan = std::nan("");
 
   if (first_epoch == 1) {  // epoch 0: the init, before any step
-    const EvalResult val = split.validation.size() ? evaluate(*model, val_set, group, options.eval_batch_size) : EvalResult{nan, nan, 0};
+    const EvalResult val = split.validation.size() ? evaluate(*model, val_set, group, options.eval_batch_size)
+                                                   : EvalResult{nan, nan, 0};
     const LayerStatsSet stats = compute_stats(*model, layers, init_params);
-    write_epoch(0, {{"train_loss", nan}, {"train_accuracy", nan}, {"val_loss", val.loss}, {"val_accuracy", val.accuracy},
-                    {"test_loss", nan}, {"test_accuracy", nan}, {"lr", nan}, {"epoch_seconds", nan},
-                    {"images_per_second", nan}},
+    write_epoch(0,
+                {{"train_loss", nan},
+                 {"train_accuracy", nan},
+                 {"val_loss", val.loss},
+                 {"val_accuracy", val.accuracy},
+                 {"test_loss", nan},
+                 {"test_accuracy", nan},
+                 {"lr", nan},
+                 {"epoch_seconds", nan},
+                 {"images_per_second", nan}},
                 stats);
     if (context.log)
       *context.log << "seed " << seed << " epoch 0/" << options.epochs << " (init) | val loss " << std::fixed
-                   << std::setprecision(4) << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy
-                   << "% | " << n_l_text(stats) << std::endl;
+                   << std::setprecision(4) << val.loss << " acc " << std::setprecision(2)
+                   << 100 * val.accuracy << "% | " << n_l_text(stats) << std::endl;
   }
 
   const int64_t num_train = split.train.size();
@@ -196,10 +211,11 @@ void train_seed(const TrainContext& context, int64_t seed) {
     model->train();
     // Dropout draws from torch's generator: seeded per (seed, epoch, rank) so a resumed epoch
     // repeats exactly what the interrupted one would have done.
-    torch::manual_seed(data::keyed_random(useed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(group.group_rank()),
+    torch::manual_seed(data::keyed_random(useed, static_cast<uint64_t>(epoch),
+                                          static_cast<uint64_t>(group.group_rank()),
                                           data::RandomStream::dropout));
-    const std::vector<int64_t> order =
-        data::keyed_permutation(num_train, useed, static_cast<uint64_t>(epoch), data::RandomStream::epoch_order);
+    const std::vector<int64_t> order = data::keyed_permutation(num_train, useed, static_cast<uint64_t>(epoch),
+                                                               data::RandomStream::epoch_order);
     data::Prefetcher prefetcher(
         [&](int64_t b) {
           const int64_t begin = b * batch_size, global_count = std::min(batch_size, num_train - begin);
@@ -244,24 +260,33 @@ void train_seed(const TrainContext& context, int64_t seed) {
       if (context.log && wall_seconds() - last_progress > kProgressIntervalS) {
         last_progress = wall_seconds();
         const double rate = static_cast<double>((step + 1) * batch_size) / (last_progress - epoch_start);
-        *context.log << "seed " << seed << " epoch " << epoch << ": batch " << step + 1 << "/" << num_batches << ", "
-                     << std::fixed << std::setprecision(0) << rate << " img/s, epoch ETA "
-                     << format_duration(static_cast<double>(num_train - (step + 1) * batch_size) / rate) << std::endl;
+        *context.log << "seed " << seed << " epoch " << epoch << ": batch " << step + 1 << "/" << num_batches
+                     << ", " << std::fixed << std::setprecision(0) << rate << " img/s, epoch ETA "
+                     << format_duration(static_cast<double>(num_train - (step + 1) * batch_size) / rate)
+                     << std::endl;
       }
     }
     const double train_s = wall_seconds() - epoch_start;
-    const double exposed_per_step_s = (reducer.exposed_seconds() - exposed_before) / std::max<int64_t>(1, num_steps);
-    const EvalResult val = split.validation.size() ? evaluate(*model, val_set, group, options.eval_batch_size) : EvalResult{nan, nan, 0};
+    const double exposed_per_step_s =
+        (reducer.exposed_seconds() - exposed_before) / std::max<int64_t>(1, num_steps);
+    const EvalResult val = split.validation.size() ? evaluate(*model, val_set, group, options.eval_batch_size)
+                                                   : EvalResult{nan, nan, 0};
     const bool last = epoch == options.epochs;
-    const EvalResult test = last ? evaluate(*model, test_set, group, options.eval_batch_size) : EvalResult{nan, nan, 0};
+    const EvalResult test =
+        last ? evaluate(*model, test_set, group, options.eval_batch_size) : EvalResult{nan, nan, 0};
     const double snapshot_start = wall_seconds();
     const LayerStatsSet stats = compute_stats(*model, layers, init_params);
     const double epoch_s = wall_seconds() - epoch_start;
     const double images_per_s = static_cast<double>(num_train) / train_s;
     write_epoch(epoch,
-                {{"train_loss", epoch_loss_sum / num_train}, {"train_accuracy", epoch_correct / num_train},
-                 {"val_loss", val.loss}, {"val_accuracy", val.accuracy}, {"test_loss", test.loss},
-                 {"test_accuracy", test.accuracy}, {"lr", lr}, {"epoch_seconds", epoch_s},
+                {{"train_loss", epoch_loss_sum / num_train},
+                 {"train_accuracy", epoch_correct / num_train},
+                 {"val_loss", val.loss},
+                 {"val_accuracy", val.accuracy},
+                 {"test_loss", test.loss},
+                 {"test_accuracy", test.accuracy},
+                 {"lr", lr},
+                 {"epoch_seconds", epoch_s},
                  {"images_per_second", images_per_s}},
                 stats);
     group.group_barrier();  // the epoch file is in place before any rank moves on
@@ -273,18 +298,18 @@ void train_seed(const TrainContext& context, int64_t seed) {
       const int64_t left = context.epochs_left_in_job ? *context.epochs_left_in_job - done : 0;
       const double eta = elapsed / static_cast<double>(done) * static_cast<double>(left);
       std::ostringstream line;
-      line << "seed " << seed << " epoch " << epoch << "/" << options.epochs << std::fixed << std::setprecision(4)
-           << " | train loss " << epoch_loss_sum / num_train << " acc " << std::setprecision(2)
-           << 100 * epoch_correct / num_train << "% | val loss " << std::setprecision(4) << val.loss << " acc "
-           << std::setprecision(2) << 100 * val.accuracy << "%";
+      line << "seed " << seed << " epoch " << epoch << "/" << options.epochs << std::fixed
+           << std::setprecision(4) << " | train loss " << epoch_loss_sum / num_train << " acc "
+           << std::setprecision(2) << 100 * epoch_correct / num_train << "% | val loss "
+           << std::setprecision(4) << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy
+           << "%";
       if (last) line << " | test acc " << 100 * test.accuracy << "%";
-      line << " | lr " << std::setprecision(5) << lr << " | " << std::setprecision(0) << images_per_s << " img/s | "
-           << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
+      line << " | lr " << std::setprecision(5) << lr << " | " << std::setprecision(0) << images_per_s
+           << " img/s | " << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
       if (group.group_size() > 1)
         line << " | allreduce exposed " << std::setprecision(2) << 1e3 * exposed_per_step_s << " ms/step ("
              << std::setprecision(1) << 100 * exposed_per_step_s * num_steps / train_s << "%)";
-      line << " | snapshot "
-           << std::setprecision(3) << snapshot_s << "s (" << std::setprecision(1)
+      line << " | snapshot " << std::setprecision(3) << snapshot_s << "s (" << std::setprecision(1)
            << 100 * snapshot_s / (wall_seconds() - epoch_start) << "%) | " << n_l_text(stats);
       *context.log << line.str() << std::endl;
     }

@@ -54,8 +54,10 @@ void check_reducer(bool overlap, bool rank1_has_no_data) {
   options.bucket_bytes = 64 << 10;  // several buckets even for LeNet
   options.first_bucket_bytes = 4 << 10;
   hpa::comm::GradientReducer reducer(group, model->parameters(), options);
-  if (overlap) EXPECT_GT(reducer.num_buckets(), 2);
-  else EXPECT_EQ(reducer.num_buckets(), 1);
+  if (overlap)
+    EXPECT_GT(reducer.num_buckets(), 2);
+  else
+    EXPECT_EQ(reducer.num_buckets(), 1);
   for (int step = 0; step < 3; ++step) {
     for (auto& net : {model, twin})
       for (auto& p : net->parameters())
@@ -81,7 +83,8 @@ void check_reducer(bool overlap, bool rank1_has_no_data) {
     EXPECT_EQ(extras[1], 4.0);
     const auto params = model->parameters();
     for (size_t k = 0; k < params.size(); ++k)
-      EXPECT_TRUE(at::allclose(params[k].grad(), expected[k], /*rtol=*/1e-6, /*atol=*/1e-7)) << "parameter " << k;
+      EXPECT_TRUE(at::allclose(params[k].grad(), expected[k], /*rtol=*/1e-6, /*atol=*/1e-7))
+          << "parameter " << k;
   }
 }
 

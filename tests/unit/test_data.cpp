@@ -22,7 +22,8 @@ std::string idx_bytes(const std::vector<uint32_t>& dims, int fill_count = -1, ui
   std::string bytes = {0, 0, static_cast<char>(type), static_cast<char>(dims.size())};
   size_t total = 1;
   for (uint32_t d : dims) {
-    bytes += {static_cast<char>(d >> 24), static_cast<char>(d >> 16), static_cast<char>(d >> 8), static_cast<char>(d)};
+    bytes += {static_cast<char>(d >> 24), static_cast<char>(d >> 16), static_cast<char>(d >> 8),
+              static_cast<char>(d)};
     total *= d;
   }
   const size_t count = fill_count < 0 ? total : static_cast<size_t>(fill_count);
@@ -33,7 +34,8 @@ std::string idx_bytes(const std::vector<uint32_t>& dims, int fill_count = -1, ui
 class IdxFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("hpa_idx_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir_ = fs::temp_directory_path() /
+           ("hpa_idx_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -79,9 +81,11 @@ TEST_F(IdxFiles, EveryMalformedCaseNamesTheFile) {
   std::string wrong = idx_bytes({3, 2, 2});
   wrong[0] = 0x1f;
   EXPECT_NE(error_of(write_raw("m", wrong), 3).find("not an IDX file"), std::string::npos);
-  EXPECT_NE(error_of(write_raw("ty", idx_bytes({3}, -1, 0x0d)), 1).find("not unsigned byte"), std::string::npos);
+  EXPECT_NE(error_of(write_raw("ty", idx_bytes({3}, -1, 0x0d)), 1).find("not unsigned byte"),
+            std::string::npos);
   EXPECT_NE(error_of(write_raw("d", idx_bytes({3})), 3).find("1 dimensions, expected 3"), std::string::npos);
-  EXPECT_NE(error_of(write_raw("long", idx_bytes({3}) + "xx"), 1).find("longer than its IDX header"), std::string::npos);
+  EXPECT_NE(error_of(write_raw("long", idx_bytes({3}) + "xx"), 1).find("longer than its IDX header"),
+            std::string::npos);
   EXPECT_NE(error_of(write_raw("zero", idx_bytes({0})), 1).find("size 0"), std::string::npos);
   EXPECT_NE(error_of((dir_ / "absent").string(), 1).find("cannot open"), std::string::npos);
   // A gzip stream with its middle overwritten: zlib reports a data or CRC error.
@@ -91,11 +95,13 @@ TEST_F(IdxFiles, EveryMalformedCaseNamesTheFile) {
     std::ifstream in(path, std::ios::binary);
     compressed.assign(std::istreambuf_iterator<char>(in), {});
   }
-  for (size_t i = 20; i < compressed.size() - 12; i += 3) compressed[i] = static_cast<char>(compressed[i] ^ 0x5a);
+  for (size_t i = 20; i < compressed.size() - 12; i += 3)
+    compressed[i] = static_cast<char>(compressed[i] ^ 0x5a);
   const std::string corrupt = write_raw("corrupt.gz", compressed);
   const std::string message = error_of(corrupt, 1);
   EXPECT_NE(message.find(corrupt), std::string::npos) << message;
-  EXPECT_TRUE(message.find("corrupt") != std::string::npos || message.find("truncated") != std::string::npos) << message;
+  EXPECT_TRUE(message.find("corrupt") != std::string::npos || message.find("truncated") != std::string::npos)
+      << message;
 }
 
 TEST_F(IdxFiles, DatasetChecksCountsAndDirectory) {
@@ -164,7 +170,8 @@ TEST(Data, ValidationSplitPlainAndStratified) {
 
 TEST(Data, AssemblyNormalizesAndAugmentsPerSampleIndependentOfBatch) {
   const hpa::data::ImageSet set = synthetic_set(8, 2);
-  const hpa::data::Normalization unit = hpa::data::Normalization::make(hpa::data::NormalizationKind::unit, set);
+  const hpa::data::Normalization unit =
+      hpa::data::Normalization::make(hpa::data::NormalizationKind::unit, set);
   const hpa::data::BatchAssembler plain(set, unit, {}, 1);
   const hpa::data::Batch batch = plain.assemble({3, 5}, 0);
   EXPECT_TRUE(at::allclose(batch.images[0], set.images[3].to(at::kFloat) / 255.0));
@@ -183,27 +190,33 @@ TEST(Data, AssemblyNormalizesAndAugmentsPerSampleIndependentOfBatch) {
   // Across many epochs, some draws differ from the plain image.
   int differing = 0;
   for (uint64_t epoch = 1; epoch <= 20; ++epoch)
-    differing += at::equal(augmented.assemble({5}, epoch).images[0], plain.assemble({5}, epoch).images[0]) ? 0 : 1;
+    differing +=
+        at::equal(augmented.assemble({5}, epoch).images[0], plain.assemble({5}, epoch).images[0]) ? 0 : 1;
   EXPECT_GT(differing, 10);
 
-  const hpa::data::Normalization dataset = hpa::data::Normalization::make(hpa::data::NormalizationKind::dataset, set);
-  const at::Tensor all = hpa::data::BatchAssembler(set, dataset, {}, 1).assemble({0, 1, 2, 3, 4, 5, 6, 7}, 0).images;
+  const hpa::data::Normalization dataset =
+      hpa::data::Normalization::make(hpa::data::NormalizationKind::dataset, set);
+  const at::Tensor all =
+      hpa::data::BatchAssembler(set, dataset, {}, 1).assemble({0, 1, 2, 3, 4, 5, 6, 7}, 0).images;
   EXPECT_NEAR(all.mean().item<double>(), 0.0, 1e-5);
   EXPECT_NEAR(all.std(/*unbiased=*/false).item<double>(), 1.0, 1e-4);
 }
 
 TEST(Data, PrefetcherDeliversInOrderAndRethrows) {
   const hpa::data::ImageSet set = synthetic_set(8, 2);
-  const hpa::data::BatchAssembler assembler(set, hpa::data::Normalization::make(hpa::data::NormalizationKind::unit, set), {}, 1);
+  const hpa::data::BatchAssembler assembler(
+      set, hpa::data::Normalization::make(hpa::data::NormalizationKind::unit, set), {}, 1);
   hpa::data::Prefetcher prefetcher([&](int64_t i) { return assembler.assemble({i}, 0); }, 8);
   hpa::data::Batch batch;
   int64_t count = 0;
   while (prefetcher.next(batch)) EXPECT_EQ(batch.labels[0].item<int64_t>(), (count++) % 2);
   EXPECT_EQ(count, 8);
-  hpa::data::Prefetcher failing([&](int64_t i) -> hpa::data::Batch {
-    if (i == 1) HPA_FAIL("bad batch");
-    return assembler.assemble({i}, 0);
-  }, 3);
+  hpa::data::Prefetcher failing(
+      [&](int64_t i) -> hpa::data::Batch {
+        if (i == 1) HPA_FAIL("bad batch");
+        return assembler.assemble({i}, 0);
+      },
+      3);
   EXPECT_TRUE(failing.next(batch));
   EXPECT_THROW(failing.next(batch), hpa::Error);
 }
@@ -218,7 +231,8 @@ TEST_F(IdxFiles, CifarBinaryFormatAndItsDefects) {
     bytes += std::string(3072, static_cast<char>(fill));
     return bytes;
   };
-  for (int i = 1; i <= 5; ++i) write_raw("data_batch_" + std::to_string(i) + ".bin", record(i, i) + record(9, 200));
+  for (int i = 1; i <= 5; ++i)
+    write_raw("data_batch_" + std::to_string(i) + ".bin", record(i, i) + record(9, 200));
   write_raw("test_batch.bin", record(3, 7));
   const hpa::data::Dataset dataset = hpa::data::load_dataset("cifar10", dir_.string());
   EXPECT_EQ(dataset.train.images.sizes(), (std::vector<int64_t>{10, 3, 32, 32}));

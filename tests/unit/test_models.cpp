@@ -81,7 +81,8 @@ TEST(Models, OutputShapesOrClearErrorForEveryInputSize) {
     model->eval();
     if (c.fits) {
       EXPECT_NO_THROW(model->check_input_size(c.size, c.size));
-      EXPECT_EQ(model->forward(torch::zeros({2, c.channels, c.size, c.size})).sizes(), (std::vector<int64_t>{2, 10}));
+      EXPECT_EQ(model->forward(torch::zeros({2, c.channels, c.size, c.size})).sizes(),
+                (std::vector<int64_t>{2, 10}));
     } else {
       EXPECT_THROW(model->check_input_size(c.size, c.size), hpa::Error);
     }
@@ -101,7 +102,8 @@ TEST(Models, InputSizeErrorNamesSmallestSize) {
 TEST(Models, WidthMultiplierScalesChannels) {
   auto narrow = hpa::models::build_model(spec_of(Arch::vgg11, 3, 10, 0.25));
   EXPECT_EQ(narrow->named_parameters()["features.0.weight"].size(0), 16);
-  EXPECT_EQ(narrow->named_parameters()["classifier.0.weight"].sizes(), (std::vector<int64_t>{1024, 128 * 49}));
+  EXPECT_EQ(narrow->named_parameters()["classifier.0.weight"].sizes(),
+            (std::vector<int64_t>{1024, 128 * 49}));
   EXPECT_THROW(hpa::models::build_model(spec_of(Arch::vgg11, 3, 10, 0.0)), hpa::Error);
   EXPECT_THROW(hpa::models::build_model(spec_of(Arch::vgg11, 3, 0)), hpa::Error);
 }
@@ -132,11 +134,13 @@ TEST(Models, InitSchemesDrawFromTheirDistributions) {
   const torch::Tensor linear = paper->named_parameters()["classifier.3.weight"];  // [2048, 2048]
   EXPECT_NEAR(linear.std().item<double>(), std::sqrt(2.0 / 2048), 0.02 * std::sqrt(2.0 / 2048));
 
-  auto orig = hpa::models::make_model(spec_of(Arch::vgg19_orig, 3, 10, 0.5), hpa::models::default_init_scheme(Arch::vgg19_orig), 1);
+  auto orig = hpa::models::make_model(spec_of(Arch::vgg19_orig, 3, 10, 0.5),
+                                      hpa::models::default_init_scheme(Arch::vgg19_orig), 1);
   EXPECT_NEAR(orig->named_parameters()["features.2.weight"].std().item<double>(), 0.01, 0.0005);
 
   // AlexNet under torchvision keeps PyTorch's default: uniform weights and non-zero biases.
-  auto alex = hpa::models::make_model(spec_of(Arch::alexnet, 3, 1000, 0.5), hpa::models::InitScheme::torchvision, 1);
+  auto alex =
+      hpa::models::make_model(spec_of(Arch::alexnet, 3, 1000, 0.5), hpa::models::InitScheme::torchvision, 1);
   const torch::Tensor bias = alex->named_parameters()["features.3.bias"];
   EXPECT_GT(bias.abs().sum().item<double>(), 0.0);
   const double fan_in = 32 * 25;

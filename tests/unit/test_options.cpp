@@ -25,7 +25,8 @@ struct Fixture {
     args.insert(args.begin(), "prog");
     std::vector<const char*> argv;
     for (const auto& arg : args) argv.push_back(arg.c_str());
-    return hpa::cli::parse(static_cast<int>(argv.size()), argv.data(), options, po::positional_options_description());
+    return hpa::cli::parse(static_cast<int>(argv.size()), argv.data(), options,
+                           po::positional_options_description());
   }
 };
 
@@ -53,7 +54,8 @@ TEST(Options, DefaultsAndCommandLine) {
 }
 
 TEST(Options, ConfigFileAndCommandLineWins) {
-  const std::string config = write_temp("hpa_options_test.cfg", "# comment\nepochs = 7\nlr = 0.5\narch = vgg11\n");
+  const std::string config =
+      write_temp("hpa_options_test.cfg", "# comment\nepochs = 7\nlr = 0.5\narch = vgg11\n");
   Fixture fixture;
   auto result = fixture.parse({"--config", config, "--lr", "0.1"});
   EXPECT_EQ(fixture.epochs, 7);

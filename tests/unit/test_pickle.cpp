@@ -18,11 +18,14 @@ using namespace std::string_literals;  // "..."s keeps embedded NUL bytes
 using hpa::formats::PickleValue;
 using Bytes = std::string;
 
-Bytes u32(uint32_t v) { return Bytes{char(v & 0xff), char((v >> 8) & 0xff), char((v >> 16) & 0xff), char(v >> 24)}; }
+Bytes u32(uint32_t v) {
+  return Bytes{char(v & 0xff), char((v >> 8) & 0xff), char((v >> 16) & 0xff), char(v >> 24)};
+}
 Bytes unicode(const std::string& s) { return "X" + u32(static_cast<uint32_t>(s.size())) + s; }
 
 hpa::formats::PickleValuePtr run(const Bytes& pickle, hpa::formats::PickleCallbacks callbacks = {}) {
-  return hpa::formats::unpickle("test.pkl", reinterpret_cast<const uint8_t*>(pickle.data()), pickle.size(), callbacks);
+  return hpa::formats::unpickle("test.pkl", reinterpret_cast<const uint8_t*>(pickle.data()), pickle.size(),
+                                callbacks);
 }
 
 std::string error_of(const Bytes& pickle) {
@@ -36,8 +39,8 @@ std::string error_of(const Bytes& pickle) {
 
 TEST(Pickle, DictOfScalars) {
   // {"a": 1, "b": (2, -3.5), "c": [True, None]} in protocol 2
-  Bytes p = "\x80\x02}q\x00("s + unicode("a") + "K\x01" + unicode("b") + "K\x02G\xc0\x0c\x00\x00\x00\x00\x00\x00\x86"s +
-            unicode("c") + "](\x88Ne" + "u.";
+  Bytes p = "\x80\x02}q\x00("s + unicode("a") + "K\x01" + unicode("b") +
+            "K\x02G\xc0\x0c\x00\x00\x00\x00\x00\x00\x86"s + unicode("c") + "](\x88Ne" + "u.";
   auto value = run(p);
   ASSERT_EQ(value->kind, PickleValue::Kind::dict);
   ASSERT_EQ(value->items.size(), 6u);
@@ -51,7 +54,10 @@ TEST(Pickle, DictOfScalars) {
 
 TEST(Pickle, MemoSharesObjects) {
   // [x, x] where x = {} stored once in the memo: BINPUT 0, then BINGET 0
-  Bytes p = "\x80\x02](}q\x00" "h\x00" "e."s;  // split: "\x00e" would be one escape
+  Bytes p =
+      "\x80\x02](}q\x00"
+      "h\x00"
+      "e."s;  // split: "\x00e" would be one escape
   auto value = run(p);
   ASSERT_EQ(value->items.size(), 2u);
   EXPECT_EQ(value->items[0].get(), value->items[1].get());
@@ -64,17 +70,24 @@ TEST(Pickle, NegativeLong1) {
 
 TEST(Pickle, MalformedInputsGiveOneClearError) {
   EXPECT_NE(error_of("").find("truncated"), std::string::npos);
-  EXPECT_NE(error_of("\x80\x02}").find("truncated"), std::string::npos);           // no STOP
+  EXPECT_NE(error_of("\x80\x02}").find("truncated"), std::string::npos);  // no STOP
   EXPECT_NE(error_of("\x80\x02X\xff\x00\x00\x00ab."s).find("truncated"), std::string::npos);
-  EXPECT_NE(error_of("\x80\x02s.").find("underflow"), std::string::npos);          // SETITEM on nothing
+  EXPECT_NE(error_of("\x80\x02s.").find("underflow"), std::string::npos);  // SETITEM on nothing
   EXPECT_NE(error_of("\x80\x02h\x05.").find("memo key 5"), std::string::npos);
   EXPECT_NE(error_of("\x80\x02\xfe.").find("unsupported pickle opcode 0xfe"), std::string::npos);
   EXPECT_NE(error_of("\x80\x02}}.").find("STOP with 2 values"), std::string::npos);
   EXPECT_NE(error_of("\x80\x02K\x01}s.").find("underflow"), std::string::npos);
   EXPECT_NE(error_of("\x80\x02K\x01K\x02u.").find("no MARK"), std::string::npos);
   // GLOBAL + REDUCE without a handler: never executed, always refused
-  EXPECT_NE(error_of("\x80\x02" "cos\nsystem\n" ")R.").find("unsupported object os.system"), std::string::npos);
-  EXPECT_NE(error_of("\x80\x02" "cos\nsystem\n").find("test.pkl"), std::string::npos);
+  EXPECT_NE(error_of("\x80\x02"
+                     "cos\nsystem\n"
+                     ")R.")
+                .find("unsupported object os.system"),
+            std::string::npos);
+  EXPECT_NE(error_of("\x80\x02"
+                     "cos\nsystem\n")
+                .find("test.pkl"),
+            std::string::npos);
 }
 
 // --- state_dict archives written with LibTorch's own zip writer -----------------------------------
@@ -92,13 +105,15 @@ class StateDictFile : public ::testing::Test {
   // An OrderedDict {"conv.weight": <2x1x2x2 float>, "conv.bias": <2 float>} as torch.save writes it.
   static Bytes state_dict_pickle(uint32_t weight_numel = 8) {
     auto rebuild = [](const std::string& key, uint32_t numel, const Bytes& size, const Bytes& stride) {
-      return Bytes("ctorch._utils\n_rebuild_tensor_v2\n(") + "(" + unicode("storage") + "ctorch\nFloatStorage\n" +
-             unicode(key) + unicode("cpu") + "J" + u32(numel) + "tQK\x00"s + size + stride + "\x89" +
-             "ccollections\nOrderedDict\n)RtR";
+      return Bytes("ctorch._utils\n_rebuild_tensor_v2\n(") + "(" + unicode("storage") +
+             "ctorch\nFloatStorage\n" + unicode(key) + unicode("cpu") + "J" + u32(numel) + "tQK\x00"s + size +
+             stride + "\x89" + "ccollections\nOrderedDict\n)RtR";
     };
-    return "\x80\x02" "ccollections\nOrderedDict\n)R(" + unicode("conv.weight") +
-           rebuild("0", weight_numel, "(K\x02K\x01K\x02K\x02t", "(K\x04K\x04K\x02K\x01t") + unicode("conv.bias") +
-           rebuild("1", 2, "K\x02\x85", "K\x01\x85") + "u}b.";
+    return "\x80\x02"
+           "ccollections\nOrderedDict\n)R(" +
+           unicode("conv.weight") +
+           rebuild("0", weight_numel, "(K\x02K\x01K\x02K\x02t", "(K\x04K\x04K\x02K\x01t") +
+           unicode("conv.bias") + rebuild("1", 2, "K\x02\x85", "K\x01\x85") + "u}b.";
   }
 
   std::string write_archive(const std::string& name, const Bytes& pickle, const std::vector<float>& weight,
@@ -162,10 +177,13 @@ TEST_F(StateDictFile, NotAZipAndMissingFile) {
 }
 
 TEST_F(StateDictFile, PickledObjectsOtherThanTensorsAreRefused) {
-  const Bytes whole_model = "\x80\x02" "ctorchvision.models.vgg\nVGG\n)R}b.";
+  const Bytes whole_model =
+      "\x80\x02"
+      "ctorchvision.models.vgg\nVGG\n)R}b.";
   const std::string path = write_archive("model.pth", whole_model, {1}, {1});
   EXPECT_NE(error_reading(path).find("torchvision.models.vgg.VGG"), std::string::npos) << error_reading(path);
-  const std::string dict_path = write_archive("dict.pth", "\x80\x02}(" + unicode("epoch") + "K\x03u.", {1}, {1});
+  const std::string dict_path =
+      write_archive("dict.pth", "\x80\x02}(" + unicode("epoch") + "K\x03u.", {1}, {1});
   EXPECT_NE(error_reading(dict_path).find("not a state_dict"), std::string::npos) << error_reading(dict_path);
 }
 

@@ -16,7 +16,8 @@ TEST(Projection, CosinesOfHandMadeFilters) {
   //  f0 = [1, 1, 1, 1]      -> sum 4, norm 2     -> 4 / (2*2)         =  1
   //  f1 = [1, -1, 2, -2]    -> sum 0 (an exact zero)                   =  0
   //  f2 = [-3, 0, 0, 4]     -> sum 1, norm 5     -> 1 / (5*2)         =  0.1
-  const at::Tensor weight = at::tensor({1.f, 1.f, 1.f, 1.f, 1.f, -1.f, 2.f, -2.f, -3.f, 0.f, 0.f, 4.f}).reshape({3, 1, 2, 2});
+  const at::Tensor weight =
+      at::tensor({1.f, 1.f, 1.f, 1.f, 1.f, -1.f, 2.f, -2.f, -3.f, 0.f, 0.f, 4.f}).reshape({3, 1, 2, 2});
   const at::Tensor cosines = hpa::stats::filter_cosines(weight);
   ASSERT_EQ(cosines.numel(), 3);
   EXPECT_DOUBLE_EQ(cosines[0].item<double>(), 1.0);
@@ -65,8 +66,8 @@ TEST(Projection, RejectsVectorsAndEmptyWeights) {
 }
 
 TEST(Projection, RelativeDistances) {
-  const at::Tensor init = at::tensor({3.0, 4.0});       // norm 5, max 4
-  const at::Tensor current = at::tensor({3.0, 1.0});    // diff [0, -3]: norm 3, max 3
+  const at::Tensor init = at::tensor({3.0, 4.0});     // norm 5, max 4
+  const at::Tensor current = at::tensor({3.0, 1.0});  // diff [0, -3]: norm 3, max 3
   EXPECT_DOUBLE_EQ(hpa::stats::relative_l2_distance(current, init), 3.0 / 5.0);
   EXPECT_DOUBLE_EQ(hpa::stats::relative_linf_distance(current, init), 3.0 / 4.0);
   EXPECT_TRUE(std::isnan(hpa::stats::relative_l2_distance(current, at::zeros({2}))));
@@ -75,9 +76,10 @@ TEST(Projection, RelativeDistances) {
 
 TEST(Projection, FindLayersSkipsOneByOneAndOrdersConvsFirst) {
   NamedTensors params = {
-      {"features.0.weight", at::zeros({8, 3, 3, 3})}, {"features.0.bias", at::zeros({8})},
-      {"proj.weight", at::zeros({8, 8, 1, 1})},        // 1x1: skipped
-      {"fc.weight", at::zeros({10, 8})},               // linear
+      {"features.0.weight", at::zeros({8, 3, 3, 3})},
+      {"features.0.bias", at::zeros({8})},
+      {"proj.weight", at::zeros({8, 8, 1, 1})},  // 1x1: skipped
+      {"fc.weight", at::zeros({10, 8})},         // linear
       {"features.2.weight", at::zeros({16, 8, 5, 5})},
   };
   auto convs = hpa::stats::find_layers(params, /*with_linear=*/false);

@@ -28,16 +28,36 @@ hpa::train::TrainOptions valid() {
 TEST(TrainOptions, BadValuesNameTheirOption) {
   auto o = valid();
   EXPECT_EQ(error_of(o), "");
-  o = valid(); o.out = "";            EXPECT_NE(error_of(o).find("--out"), std::string::npos);
-  o = valid(); o.epochs = -1;         EXPECT_NE(error_of(o).find("--epochs"), std::string::npos);
-  o = valid(); o.lr = 0;              EXPECT_NE(error_of(o).find("--lr"), std::string::npos);
-  o = valid(); o.lr = -0.1;           EXPECT_NE(error_of(o).find("--lr"), std::string::npos);
-  o = valid(); o.width = 0;           EXPECT_NE(error_of(o).find("--width"), std::string::npos);
-  o = valid(); o.batch_size = 0;      EXPECT_NE(error_of(o).find("--batch-size"), std::string::npos);
-  o = valid(); o.momentum = 1;        EXPECT_NE(error_of(o).find("--momentum"), std::string::npos);
-  o = valid(); o.val_fraction = 1;    EXPECT_NE(error_of(o).find("--val-fraction"), std::string::npos);
-  o = valid(); o.seeds_text = "";     EXPECT_NE(error_of(o).find("--seeds"), std::string::npos);
-  o = valid(); o.resume = o.overwrite = true; EXPECT_NE(error_of(o).find("--resume"), std::string::npos);
+  o = valid();
+  o.out = "";
+  EXPECT_NE(error_of(o).find("--out"), std::string::npos);
+  o = valid();
+  o.epochs = -1;
+  EXPECT_NE(error_of(o).find("--epochs"), std::string::npos);
+  o = valid();
+  o.lr = 0;
+  EXPECT_NE(error_of(o).find("--lr"), std::string::npos);
+  o = valid();
+  o.lr = -0.1;
+  EXPECT_NE(error_of(o).find("--lr"), std::string::npos);
+  o = valid();
+  o.width = 0;
+  EXPECT_NE(error_of(o).find("--width"), std::string::npos);
+  o = valid();
+  o.batch_size = 0;
+  EXPECT_NE(error_of(o).find("--batch-size"), std::string::npos);
+  o = valid();
+  o.momentum = 1;
+  EXPECT_NE(error_of(o).find("--momentum"), std::string::npos);
+  o = valid();
+  o.val_fraction = 1;
+  EXPECT_NE(error_of(o).find("--val-fraction"), std::string::npos);
+  o = valid();
+  o.seeds_text = "";
+  EXPECT_NE(error_of(o).find("--seeds"), std::string::npos);
+  o = valid();
+  o.resume = o.overwrite = true;
+  EXPECT_NE(error_of(o).find("--resume"), std::string::npos);
 }
 
 TEST(TrainOptions, SeedLists) {
