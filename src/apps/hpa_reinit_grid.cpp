@@ -50,6 +50,7 @@ int run(int argc, char** argv, hpa::comm::World& world) {
     return 0;
   }
   HPA_REQUIRE(!o.run_dir.empty(), "give the run directory (see --help)");
+  o.config_text = hpa::cli::resolved_config(parsed.values);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   at::set_num_threads(hpa::train::resolve_threads(o.threads, world.local_size()));
   hpa::reinit::run_grid(o, world);

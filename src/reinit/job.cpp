@@ -187,6 +187,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
                     : parse_epoch_list(options.epochs_text, context.run.epochs);
   grid.rerandomize = options.rerandomize;
   grid.method = options.naive ? "naive" : "fused";
+  grid.config = options.config_text;
   check_epoch_files(context);
 
   const std::string data_dir =

@@ -20,6 +20,7 @@ struct GridOptions {
   double flush_seconds = 60.0;
   int64_t threads = 0;
   bool overwrite = false;
+  std::string config_text;  // the resolved options, stored in reinit.h5
 };
 
 // Every rank: evaluates the missing cells of the grid and writes RUN/reinit.h5 (rank 0).

@@ -75,6 +75,7 @@ void write_reinit(const std::string& run_dir, const ReinitGrid& grid) {
     h5::write_attr_int(root, "test_samples", grid.test_samples);
     h5::write_attr_int(root, "rerandomize", grid.rerandomize);
     h5::write_attr_string(root, "method", grid.method);
+    h5::write_attr_string(root, "config", grid.config);
     h5::write_attr_string(root, "layer_names", join(grid.layer_names));
     write_ints(root, "seeds", grid.seeds, {num_seeds});
     write_ints(root, "layers", grid.layer_indices, {num_layers});

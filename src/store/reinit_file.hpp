@@ -18,6 +18,7 @@ struct ReinitGrid {
   int64_t rerandomize = 0;               // R re-randomization columns after the epochs
   int64_t test_samples = 0;
   std::string method;                      // "fused" or "naive"
+  std::string config;                      // resolved hpa-reinit-grid options (written, not compared)
   std::vector<int64_t> correct;            // [S, L, E'+R]; -1 while not evaluated
   std::vector<int64_t> baseline_correct;   // [S]; -1 while not evaluated
   std::vector<int64_t> rerandomize_seeds;  // [S, L, R]

@@ -50,6 +50,7 @@ with h5py.File(os.path.join(fused, "reinit.h5"), "r") as f:
     correct, baseline = f["correct"][()], f["baseline_correct"][()]
     checks.check(correct.shape == (2, 6, 4 + 2), f"correct shape {correct.shape}")
     checks.check(list(f["epochs"][()]) == [0, 1, 2, 3] and f.attrs["test_samples"] == 999, "epochs or test_samples")
+    checks.check("rerandomize = 2" in f.attrs["config"], "resolved options not stored in reinit.h5")
     checks.check((correct >= 0).all() and (correct <= 999).all(), "counts outside 0..999")
     # Resetting a layer to its value at the final epoch changes nothing: exactly the baseline.
     checks.check((correct[:, :, 3] == baseline[:, None]).all(), f"final-epoch column != baseline: {correct[:, :, 3]} {baseline}")
