@@ -34,7 +34,6 @@ struct Bucket {
   std::vector<int64_t> offsets;  // element offset of each parameter in `buffer`
   at::Tensor buffer;             // float32, the bucket's gradients packed
   size_t num_ready = 0;
-  bool launched = false;
   MPI_Request request = MPI_REQUEST_NULL;
 };
 
@@ -66,6 +65,7 @@ struct GradientReducer::Impl {
   std::vector<char> ready;
   std::vector<Bucket> buckets;
   size_t next_to_launch = 0;
+  std::vector<const void*> grad_storage;  // where each .grad view starts inside its bucket
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: params hold weak refs
   bool on_cuda = false;
 #if HPA_WITH_NCCL
@@ -96,14 +96,12 @@ struct GradientReducer::Impl {
 #if HPA_WITH_NCCL
     if (on_cuda) {
       launch_nccl(bucket);
-      bucket.launched = true;
       return;
     }
 #endif
     HPA_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data_ptr<float>(),
                                  static_cast<int>(bucket.buffer.numel()), MPI_FLOAT, MPI_SUM, comm,
                                  &bucket.request));
-    bucket.launched = true;
   }
 
   // Buckets are launched strictly in order so every rank issues the same collectives in the same
@@ -186,12 +184,14 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
         "data-parallel training of CUDA tensors needs the NCCL backend (configure with -DHPA_WITH_NCCL=ON)");
 #endif
   }
+  s.grad_storage.assign(s.params.size(), nullptr);
   // Gradients live in the buckets: each .grad is a view, autograd accumulates into it in place,
   // and the allreduce runs on the bucket itself, so no gradient is ever copied.
   for (Bucket& bucket : s.buckets) {
     for (size_t slot = 0; slot < bucket.params.size(); ++slot) {
       at::Tensor& param = s.params[bucket.params[slot]];
       param.mutable_grad() = bucket.buffer.narrow(0, bucket.offsets[slot], param.numel()).view_as(param);
+      s.grad_storage[bucket.params[slot]] = param.grad().data_ptr();
     }
   }
   if (!options.overlap) return;
@@ -211,7 +211,6 @@ void GradientReducer::begin_step() {
   std::fill(s.ready.begin(), s.ready.end(), 0);
   for (Bucket& bucket : s.buckets) {
     bucket.num_ready = 0;
-    bucket.launched = false;
     bucket.request = MPI_REQUEST_NULL;
   }
   s.next_to_launch = 0;
@@ -224,11 +223,7 @@ void GradientReducer::finish_step(std::vector<double>& extras) {
     // Parameters that got no gradient this step (an empty share, an unused layer) hold the zeros
     // of zero_grad; with overlap off, every bucket is launched here.
     for (size_t k = 0; k < s.params.size(); ++k) {
-      HPA_INTERNAL_CHECK(s.params[k].grad().defined() &&
-                             s.params[k].grad().data_ptr() ==
-                                 s.buckets[s.bucket_of[k]]
-                                     .buffer.narrow(0, s.buckets[s.bucket_of[k]].offsets[s.slot_of[k]], 1)
-                                     .data_ptr(),
+      HPA_INTERNAL_CHECK(s.params[k].grad().defined() && s.params[k].grad().data_ptr() == s.grad_storage[k],
                          "gradient " << k << " no longer lives in its bucket (was .grad replaced?)");
       if (s.ready[k]) continue;
       s.ready[k] = 1;

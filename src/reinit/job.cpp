@@ -56,7 +56,6 @@ struct GridContext {
   // Worker cache: the final model of the seed evaluated last, and its test set.
   int64_t cached_seed = -1;
   models::ConvNet model{nullptr};
-  std::unique_ptr<data::ImageSet> train_split;
   std::unique_ptr<data::BatchAssembler> test;
 
   void load_seed(int64_t seed) {
@@ -67,7 +66,6 @@ struct GridContext {
                                                      stratified, dataset.num_classes);
     const data::Normalization normalization = data::Normalization::make(
         data::parse_normalization(config_value(config, "normalize", options.run_dir)), split.train);
-    train_split = std::make_unique<data::ImageSet>(split.train);
     test = std::make_unique<data::BatchAssembler>(dataset.test, normalization, data::Augmentation{},
                                                   static_cast<uint64_t>(seed));
     model = models::build_model(spec);

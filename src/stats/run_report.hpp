@@ -1,5 +1,5 @@
 // hpa-stats on a run directory: n_l of every conv layer at epoch 0 and at each seed's last
-// complete epoch, recomputed from the stored weights, with the mean and spread over seeds.
+// complete epoch, as stored in the epoch files, with the mean and spread over seeds.
 #pragma once
 
 #include <ostream>

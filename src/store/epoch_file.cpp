@@ -29,17 +29,16 @@ void write_tensors(hid_t file, const std::string& group, const NamedTensors& ten
 
 NamedTensors read_tensors(hid_t file, const std::string& group, const std::string& path) {
   NamedTensors tensors;
-  for (const std::string& name : list_group(file, group, path)) {
-    h5::Handle dataset = h5::open_dataset(file, group + "/" + name, path);
-    const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
-    at::Tensor values =
-        at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
-    HPA_H5_CHECK(
-        H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
-        path + ": " + group + "/" + name);
-    tensors.emplace_back(name, values);
-  }
+  for (const std::string& name : list_group(file, group, path))
+    tensors.emplace_back(name, h5::read_floats(file, group + "/" + name, path));
   return tensors;
+}
+
+h5::Handle open_epoch_file(const std::string& path) {
+  if (!std::filesystem::exists(path)) HPA_FAIL(path << ": epoch file is missing");
+  h5::Handle file = h5::open_file(path, /*writable=*/false);
+  h5::require_schema_version(file.get(), path, "run", kSchemaVersion);
+  return file;
 }
 
 }  // namespace
@@ -76,13 +75,21 @@ void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot,
 }
 
 NamedTensors read_epoch_params(const std::string& path) {
-  if (!std::filesystem::exists(path)) HPA_FAIL(path << ": epoch file is missing");
-  h5::Handle file = h5::open_file(path, /*writable=*/false);
-  const int64_t version = h5::read_attr_int(file.get(), "schema_version", path);
-  if (version != kSchemaVersion)
-    HPA_FAIL(path << ": run format version " << version << " is not supported (this hpa reads version "
-                  << kSchemaVersion << ")");
+  h5::Handle file = open_epoch_file(path);
   return read_tensors(file.get(), "params", path);
+}
+
+NamedTensors read_epoch_tensors(const std::string& path, const std::vector<std::string>& names) {
+  h5::Handle file = open_epoch_file(path);
+  NamedTensors tensors;
+  for (const std::string& name : names)
+    tensors.emplace_back(name, h5::read_floats(file.get(), "params/" + name, path));
+  return tensors;
+}
+
+std::vector<double> read_epoch_neg_fraction(const std::string& path) {
+  h5::Handle file = open_epoch_file(path);
+  return h5::read_doubles(file.get(), "stats/neg_fraction", path);
 }
 
 bool epoch_file_exists(const std::string& run_dir, int64_t seed, int64_t epoch) {
@@ -108,9 +115,7 @@ bool read_checkpoint(const std::string& run_dir, int64_t seed, Checkpoint& check
   const std::string path = checkpoint_path(run_dir, seed);
   if (!std::filesystem::exists(path)) return false;
   h5::Handle file = h5::open_file(path, /*writable=*/false);
-  const int64_t version = h5::read_attr_int(file.get(), "schema_version", path);
-  if (version != kSchemaVersion)
-    HPA_FAIL(path << ": checkpoint format version " << version << " is not supported");
+  h5::require_schema_version(file.get(), path, "checkpoint", kSchemaVersion);
   checkpoint.seed = h5::read_attr_int(file.get(), "seed", path);
   checkpoint.epoch = h5::read_attr_int(file.get(), "epoch", path);
   if (checkpoint.seed != seed)

@@ -3,6 +3,8 @@
 
 #include "common/error.hpp"
 
+#include <ATen/Functions.h>
+
 #include <sstream>
 
 namespace hpa::store::h5 {
@@ -194,6 +196,35 @@ Handle file_access(const void* comm) {
     HPA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(comm), MPI_INFO_NULL),
                  "MPI-IO driver");
   return fapl;
+}
+
+void require_schema_version(hid_t loc, const std::string& path, const char* what, int64_t supported) {
+  const int64_t version = read_attr_int(loc, "schema_version", path);
+  if (version != supported)
+    HPA_FAIL(path << ": " << what << " format version " << version
+                  << " is not supported (this hpa reads version " << supported << ")");
+}
+
+at::Tensor read_floats(hid_t loc, const std::string& name, const std::string& path) {
+  Handle dataset = open_dataset(loc, name, path);
+  const std::vector<hsize_t> dims = dataset_dims(dataset.get());
+  at::Tensor values =
+      at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
+  HPA_H5_CHECK(
+      H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
+      path + ": " + name);
+  return values;
+}
+
+std::vector<double> read_doubles(hid_t loc, const std::string& name, const std::string& path) {
+  Handle dataset = open_dataset(loc, name, path);
+  hsize_t count = 1;
+  for (hsize_t d : dataset_dims(dataset.get())) count *= d;
+  std::vector<double> values(count);
+  if (count)
+    HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                 path + ": " + name);
+  return values;
 }
 
 std::string library_version() {

@@ -3,6 +3,7 @@
 // hpa writes. Internal to src/store: no header outside this folder includes it.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <hdf5.h>
 
 #include <cstdint>
@@ -80,6 +81,14 @@ std::string read_attr_string(hid_t loc, const std::string& name, const std::stri
 int64_t read_attr_int(hid_t loc, const std::string& name, const std::string& file_for_errors);
 double read_attr_double(hid_t loc, const std::string& name, const std::string& file_for_errors);
 std::vector<int64_t> read_attr_ints(hid_t loc, const std::string& name, const std::string& file_for_errors);
+
+// Throws "PATH: WHAT format version V is not supported (this hpa reads version SUPPORTED)" unless the
+// `schema_version` attribute of `loc` equals `supported`.
+void require_schema_version(hid_t loc, const std::string& path, const char* what, int64_t supported);
+
+// A whole dataset read as float32 / float64, in its own shape (tensor) or flattened (vector).
+at::Tensor read_floats(hid_t loc, const std::string& name, const std::string& path);
+std::vector<double> read_doubles(hid_t loc, const std::string& name, const std::string& path);
 
 std::string library_version();
 

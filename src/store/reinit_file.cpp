@@ -5,8 +5,6 @@
 #include "store/atomic_file.hpp"
 #include "store/h5.hpp"
 
-#include <ATen/Functions.h>
-
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -109,10 +107,7 @@ bool read_reinit(const std::string& run_dir, ReinitGrid& grid) {
   if (!std::filesystem::exists(path)) return false;
   h5::Handle file = h5::open_file(path, /*writable=*/false);
   const hid_t root = file.get();
-  const int64_t version = h5::read_attr_int(root, "schema_version", path);
-  if (version != kSchemaVersion)
-    HPA_FAIL(path << ": reinit format version " << version << " is not supported (this hpa reads version "
-                  << kSchemaVersion << ")");
+  h5::require_schema_version(root, path, "reinit", kSchemaVersion);
   grid.test_samples = h5::read_attr_int(root, "test_samples", path);
   grid.rerandomize = h5::read_attr_int(root, "rerandomize", path);
   grid.method = h5::read_attr_string(root, "method", path);
@@ -127,25 +122,6 @@ bool read_reinit(const std::string& run_dir, ReinitGrid& grid) {
   if (grid.correct.size() != cells || grid.baseline_correct.size() != grid.seeds.size())
     HPA_FAIL(path << ": dataset sizes do not match its seeds, layers and epochs");
   return true;
-}
-
-NamedTensors read_epoch_tensors(const std::string& path, const std::vector<std::string>& names) {
-  if (!std::filesystem::exists(path)) HPA_FAIL(path << ": epoch file is missing");
-  h5::Handle file = h5::open_file(path, /*writable=*/false);
-  const int64_t version = h5::read_attr_int(file.get(), "schema_version", path);
-  if (version != kSchemaVersion) HPA_FAIL(path << ": run format version " << version << " is not supported");
-  NamedTensors tensors;
-  for (const std::string& name : names) {
-    h5::Handle dataset = h5::open_dataset(file.get(), "params/" + name, path);
-    const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
-    at::Tensor values =
-        at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
-    HPA_H5_CHECK(
-        H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<float>()),
-        path + ": params/" + name);
-    tensors.emplace_back(name, values);
-  }
-  return tensors;
 }
 
 }  // namespace hpa::store

@@ -1,5 +1,5 @@
 // RUN/reinit.h5: the re-initialization grid (docs/run-format.md), rewritten atomically as cells
-// complete, and read back to resume. Also the partial reads of epoch files the grid needs.
+// complete, and read back to resume.
 #pragma once
 
 #include "store/run_directory.hpp"
@@ -32,8 +32,5 @@ std::string reinit_file_path(const std::string& run_dir);
 void write_reinit(const std::string& run_dir, const ReinitGrid& grid);
 // False when there is no reinit.h5; throws hpa::Error when it is unreadable or of another schema.
 bool read_reinit(const std::string& run_dir, ReinitGrid& grid);
-
-// The named tensors of an epoch file only (e.g. one layer's weight and bias).
-NamedTensors read_epoch_tensors(const std::string& path, const std::vector<std::string>& names);
 
 }  // namespace hpa::store

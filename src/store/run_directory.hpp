@@ -93,6 +93,10 @@ RunDescription read_run(const std::string& run_dir);
 void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot, const FileComm& comm = {});
 // The parameters stored in an epoch file, in the file's order (sorted by name).
 NamedTensors read_epoch_params(const std::string& path);
+// Only the named parameters of an epoch file (e.g. one layer's weight and bias).
+NamedTensors read_epoch_tensors(const std::string& path, const std::vector<std::string>& names);
+// The n_l of every conv layer stored in an epoch file, in model/layers order.
+std::vector<double> read_epoch_neg_fraction(const std::string& path);
 bool epoch_file_exists(const std::string& run_dir, int64_t seed, int64_t epoch);
 
 void write_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint);

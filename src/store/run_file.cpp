@@ -227,10 +227,7 @@ RunDescription read_run(const std::string& run_dir) {
   if (!fs::exists(path)) HPA_FAIL(run_dir << ": not a run directory (no run.h5)");
   h5::Handle file = h5::open_file(path, /*writable=*/false);
   const hid_t root = file.get();
-  const int64_t version = h5::read_attr_int(root, "schema_version", path);
-  if (version != kSchemaVersion)
-    HPA_FAIL(path << ": run format version " << version << " is not supported (this hpa reads version "
-                  << kSchemaVersion << ")");
+  h5::require_schema_version(root, path, "run", kSchemaVersion);
   RunDescription run;
   run.config_text = h5::read_attr_string(root, "config", path);
   run.arch = h5::read_attr_string(root, "arch", path);

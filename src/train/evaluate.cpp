@@ -17,12 +17,12 @@ EvalResult evaluate(models::ConvNetImpl& model, const data::BatchAssembler& asse
   const int64_t total = assembler.set().size();
   const auto [first, count] = data::rank_share(total, group.group_rank(), group.group_size());
   double loss_sum = 0, correct = 0;
+  const c10::Device device = model.parameters().front().device();
   for (int64_t start = first; start < first + count; start += batch_size) {
     const int64_t size = std::min(batch_size, first + count - start);
     std::vector<int64_t> indices(static_cast<size_t>(size));
     std::iota(indices.begin(), indices.end(), start);
     data::Batch batch = assembler.assemble(indices, /*epoch=*/0);
-    const c10::Device device = model.parameters().front().device();
     batch.images = batch.images.to(device);
     batch.labels = batch.labels.to(device);
     const at::Tensor logits = model.forward(batch.images);
