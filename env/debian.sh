@@ -11,14 +11,17 @@ packages=(
   libtorch-dev libopenblas0-openmp
   # MPI and parallel HDF5 (the serial libhdf5-dev is not enough: the MPI-IO driver is required)
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-  # options, tests, benchmarks, JPEG decode, gzip for IDX files
-  libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libturbojpeg0-dev zlib1g-dev
+  # options, tests, benchmarks, gzip for IDX files
+  libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  # ImageNet input: libjpeg-turbo (its libjpeg and TurboJPEG APIs) and libpng
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
+  # real photographs the ImageNet-format test trees are made from
+  mate-backgrounds
   # the embedded default dataset
   dataset-fashion-mnist
   # analysis, and the reference implementations the tests compare against
   python3 python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest
-  python3-torch python3-torchvision
+  python3-torch python3-torchvision python3-pil
   # the single-node Slurm cluster of the end-to-end test
   slurmctld slurmd slurm-client munge
 )

@@ -38,12 +38,13 @@ int run(int argc, char** argv, hpa::comm::World& world) {
 
   hpa::train::Job job = hpa::train::prepare_job(options, world, hpa::cli::resolved_config(parsed.values));
   if (world.is_world_root()) {
+    const std::vector<int64_t> shape = job.dataset->sample_shape();
     std::cout << "hpa-train " << hpa::build_info::hpa_version << ": " << options.arch << " on "
-              << options.dataset << " (" << job.dataset.train.size() << " train, " << job.dataset.test.size()
-              << " test images of " << job.dataset.channels() << "x" << job.dataset.height() << "x"
-              << job.dataset.width() << "), seeds " << options.seeds_text << ", " << options.epochs
-              << " epochs, " << world.world_size() << " rank(s) in " << job.num_groups << " seed group(s), "
-              << threads << " thread(s) per rank\n";
+              << options.dataset << " (" << job.dataset->size(hpa::data::Part::train) << " train, "
+              << job.dataset->size(hpa::data::Part::test) << " test images of " << shape[0] << "x" << shape[1]
+              << "x" << shape[2] << "), seeds " << options.seeds_text << ", " << options.epochs << " epochs, "
+              << world.world_size() << " rank(s) in " << job.num_groups << " seed group(s), " << threads
+              << " thread(s) per rank\n";
   }
   if (options.dry_run) {
     if (world.is_world_root()) std::cout << "dry run: configuration is valid\n" << job.config_text;

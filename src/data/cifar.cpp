@@ -2,7 +2,7 @@
 // 32x32 image, channel-planar RGB. CIFAR-10: data_batch_{1..5}.bin and test_batch.bin with one
 // label byte; CIFAR-100: train.bin and test.bin with coarse and fine label bytes (fine is used).
 #include "common/error.hpp"
-#include "data/dataset.hpp"
+#include "data/memory_dataset.hpp"
 
 #include <ATen/Functions.h>
 
@@ -51,24 +51,21 @@ ImageSet read_cifar_files(const std::vector<std::string>& paths, int64_t label_b
 
 }  // namespace
 
-Dataset load_cifar_dataset(const std::string& name, const std::string& dir) {
+std::unique_ptr<InMemoryDataset> load_cifar_dataset(const std::string& name, const std::string& dir) {
   HPA_REQUIRE(std::filesystem::is_directory(dir), "--data-dir " << dir << ": no such directory");
   namespace fs = std::filesystem;
   const auto in_dir = [&](const std::string& file) { return (fs::path(dir) / file).string(); };
-  Dataset dataset;
-  dataset.name = name;
+  // Training files first, then the test file: errors name the first bad file in that order.
   if (name == "cifar10") {
-    dataset.num_classes = 10;
-    std::vector<std::string> train;
-    for (int i = 1; i <= 5; ++i) train.push_back(in_dir("data_batch_" + std::to_string(i) + ".bin"));
-    dataset.train = read_cifar_files(train, 1, 10);
-    dataset.test = read_cifar_files({in_dir("test_batch.bin")}, 1, 10);
-  } else {
-    dataset.num_classes = 100;
-    dataset.train = read_cifar_files({in_dir("train.bin")}, 2, 100);
-    dataset.test = read_cifar_files({in_dir("test.bin")}, 2, 100);
+    std::vector<std::string> paths;
+    for (int i = 1; i <= 5; ++i) paths.push_back(in_dir("data_batch_" + std::to_string(i) + ".bin"));
+    ImageSet train = read_cifar_files(paths, 1, 10);
+    return std::make_unique<InMemoryDataset>(name, 10, std::move(train),
+                                             read_cifar_files({in_dir("test_batch.bin")}, 1, 10));
   }
-  return dataset;
+  ImageSet train = read_cifar_files({in_dir("train.bin")}, 2, 100);
+  return std::make_unique<InMemoryDataset>(name, 100, std::move(train),
+                                           read_cifar_files({in_dir("test.bin")}, 2, 100));
 }
 
 }  // namespace hpa::data

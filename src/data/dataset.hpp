@@ -1,53 +1,64 @@
-// Datasets in memory as uint8 images [N, C, H, W] and int64 labels [N], the loaders for each
-// on-disk format, and the seeded train/validation split. Normalization and augmentation happen
-// when batches are assembled (batches.hpp), not here.
+// Datasets as training sees them: a training part and a test part of labelled samples, the
+// seeded train/validation split (positions, never copies), and SampleSets over chosen samples.
+// In memory: MNIST, Fashion-MNIST (IDX) and CIFAR (binary) as uint8 [N, C, H, W]
+// (memory_dataset.hpp). Streamed: ImageNet from image packs (packed_dataset.hpp).
 #pragma once
+
+#include "data/image_transforms.hpp"
+#include "data/samples.hpp"
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace hpa::data {
 
-struct ImageSet {
-  at::Tensor images;  // uint8 [N, C, H, W]
-  at::Tensor labels;  // int64 [N]
-  int64_t size() const { return labels.numel(); }
+enum class Part { train, test };
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::string name() const = 0;
+  virtual int64_t num_classes() const = 0;
+  virtual std::vector<int64_t> sample_shape() const = 0;  // {C, H, W} of a sample as the model sees it
+  virtual int64_t size(Part part) const = 0;
+  virtual std::vector<int64_t> labels(Part part) const = 0;
+  // Keeps the first `count` samples of `part` (--train-subset, --test-subset).
+  virtual void keep_first(Part part, int64_t count) = 0;
+  // The samples of `part` at `indices`, transformed for training (`augment`) or for evaluation.
+  virtual std::unique_ptr<SampleSet> samples(Part part, std::vector<int64_t> indices,
+                                             const Normalization& normalization, bool augment,
+                                             uint64_t seed) const = 0;
+  // `kind` for the training samples at `train_indices`: the constants, or their channel statistics.
+  Normalization normalization(NormalizationKind kind, const std::vector<int64_t>& train_indices) const;
+  // True when samples are decoded from compressed images: their loaders use --data-threads workers.
+  virtual bool decodes_images() const { return false; }
+
+ protected:
+  // Per-channel histograms of the 8-bit pixels of training samples `indices`.
+  virtual std::vector<std::vector<uint64_t>> pixel_histograms(const std::vector<int64_t>& indices) const = 0;
 };
 
-struct Dataset {
-  std::string name;
-  int64_t num_classes = 0;
-  ImageSet train;
-  ImageSet test;
-  int64_t channels() const { return train.images.size(1); }
-  int64_t height() const { return train.images.size(2); }
-  int64_t width() const { return train.images.size(3); }
-};
+std::vector<std::string> dataset_names();  // mnist, fashion-mnist, cifar10, cifar100, imagenet
 
-std::vector<std::string> dataset_names();  // mnist, fashion-mnist, cifar10, cifar100
-// Loads `name` from `dir`; throws hpa::Error naming the file or option at fault.
-Dataset load_dataset(const std::string& name, const std::string& dir);
-// MNIST-style: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] in `dir`.
-Dataset load_idx_dataset(const std::string& name, const std::string& dir);
-// CIFAR binary version: data_batch_{1..5}.bin + test_batch.bin (cifar10), train.bin + test.bin (cifar100).
-Dataset load_cifar_dataset(const std::string& name, const std::string& dir);
+// Loads `name` from `dir` (`image` sets the ImageNet transforms); throws hpa::Error naming the file
+// or option at fault.
+std::unique_ptr<Dataset> load_dataset(const std::string& name, const std::string& dir,
+                                      const ImageTransform& image);
 
-// Keeps the first `count` training samples (a deterministic subset for quick runs and tests).
-void take_train_subset(Dataset& dataset, int64_t count);
-// Keeps the first `count` test samples.
-void take_test_subset(Dataset& dataset, int64_t count);
+std::vector<int64_t> all_indices(int64_t count);
 
 struct Split {
-  ImageSet train;
-  ImageSet validation;
+  std::vector<int64_t> train;       // indices into the training part, ascending
+  std::vector<int64_t> validation;  // indices into the training part, ascending
 };
-// Moves a `fraction` of the training set to a validation set, chosen by a permutation keyed by
-// `seed`. Stratified: the same fraction of every class (rounded down, at least one per class when
-// the fraction is positive). Sample order inside each part follows the original order.
-Split split_validation(const ImageSet& train, double fraction, uint64_t seed, bool stratified,
+// Holds out a `fraction` of the training samples (given by their labels) for validation, chosen by
+// a permutation keyed by `seed`. Stratified: the same fraction of every class (rounded down, at
+// least one per class when the fraction is positive).
+Split split_validation(const std::vector<int64_t>& labels, double fraction, uint64_t seed, bool stratified,
                        int64_t num_classes);
 
 }  // namespace hpa::data

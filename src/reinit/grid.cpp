@@ -14,13 +14,22 @@ namespace {
 
 // Calls fn(batch) for consecutive test batches covering the set once.
 template <typename Fn>
-void for_each_batch(const data::BatchAssembler& test, int64_t batch_size,
+void for_each_batch(const data::SampleSet& test, const EvalSettings& settings,
                     const std::function<void()>& service, Fn fn) {
-  const int64_t total = test.set().size();
-  for (int64_t start = 0; start < total; start += batch_size) {
-    std::vector<int64_t> indices(static_cast<size_t>(std::min(batch_size, total - start)));
-    std::iota(indices.begin(), indices.end(), start);
-    fn(test.assemble(indices, /*epoch=*/0));
+  const int64_t total = test.size(), batch_size = settings.batch_size;
+  data::BatchLoader loader(
+      test, (total + batch_size - 1) / batch_size,
+      [&](int64_t b) {
+        data::BatchPlan plan;
+        plan.positions.resize(static_cast<size_t>(std::min(batch_size, total - b * batch_size)));
+        std::iota(plan.positions.begin(), plan.positions.end(), b * batch_size);
+        plan.global_size = static_cast<int64_t>(plan.positions.size());
+        return plan;
+      },
+      /*epoch=*/0, settings.loader);
+  data::Batch batch;
+  while (loader.next(batch)) {
+    fn(batch);
     service();
   }
 }
@@ -41,21 +50,20 @@ int64_t feature_index(const std::string& layer_name) {
   return std::stoll(layer_name.substr(prefix.size()));
 }
 
-int64_t count_correct(models::ConvNetImpl& model, const data::BatchAssembler& test,
-                      const EvalSettings& settings, const std::function<void()>& service) {
+int64_t count_correct(models::ConvNetImpl& model, const data::SampleSet& test, const EvalSettings& settings,
+                      const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
   model.eval();
   int64_t correct = 0;
-  for_each_batch(test, settings.batch_size, service, [&](const data::Batch& batch) {
+  for_each_batch(test, settings, service, [&](const data::Batch& batch) {
     correct += model.forward(batch.images).argmax(1).eq(batch.labels).sum().item<int64_t>();
   });
   return correct;
 }
 
 std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::string& layer_name,
-                                         const std::vector<Variant>& variants,
-                                         const data::BatchAssembler& test, const EvalSettings& settings,
-                                         const std::function<void()>& service) {
+                                         const std::vector<Variant>& variants, const data::SampleSet& test,
+                                         const EvalSettings& settings, const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
   model.eval();
   const int64_t index = feature_index(layer_name);
@@ -65,7 +73,7 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
   const int64_t num_variants = static_cast<int64_t>(variants.size());
   const int64_t per_chunk = std::max<int64_t>(1, settings.stack_limit / settings.batch_size);
   std::vector<int64_t> correct(variants.size(), 0);
-  for_each_batch(test, settings.batch_size, service, [&](const data::Batch& batch) {
+  for_each_batch(test, settings, service, [&](const data::Batch& batch) {
     const at::Tensor prefix = model.forward_features(batch.images, 0, index);  // once for every variant
     for (int64_t first = 0; first < num_variants; first += per_chunk) {
       const int64_t count = std::min(per_chunk, num_variants - first);
@@ -86,9 +94,8 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
 }
 
 std::vector<int64_t> count_correct_naive(models::ConvNetImpl& model, const std::string& layer_name,
-                                         const std::vector<Variant>& variants,
-                                         const data::BatchAssembler& test, const EvalSettings& settings,
-                                         const std::function<void()>& service) {
+                                         const std::vector<Variant>& variants, const data::SampleSet& test,
+                                         const EvalSettings& settings, const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
   torch::nn::Conv2dImpl& conv = conv_at(model, feature_index(layer_name));
   const at::Tensor final_weight = conv.weight.detach().clone();

@@ -22,23 +22,22 @@ struct Variant {
 struct EvalSettings {
   int64_t batch_size = 1000;   // test images per batch
   int64_t stack_limit = 1000;  // most images pushed through the suffix at once (variants x batch)
+  data::LoaderOptions loader;  // threads preparing test batches
 };
 
 // Correct counts of the unchanged model on the whole set (each sample once).
-int64_t count_correct(models::ConvNetImpl& model, const data::BatchAssembler& test,
-                      const EvalSettings& settings, const std::function<void()>& service);
+int64_t count_correct(models::ConvNetImpl& model, const data::SampleSet& test, const EvalSettings& settings,
+                      const std::function<void()>& service);
 
 // Correct counts of each variant of conv module `layer_name` ("features.K"), fused.
 std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::string& layer_name,
-                                         const std::vector<Variant>& variants,
-                                         const data::BatchAssembler& test, const EvalSettings& settings,
-                                         const std::function<void()>& service);
+                                         const std::vector<Variant>& variants, const data::SampleSet& test,
+                                         const EvalSettings& settings, const std::function<void()>& service);
 
 // The same by one full forward pass per variant (the reference, and --naive).
 std::vector<int64_t> count_correct_naive(models::ConvNetImpl& model, const std::string& layer_name,
-                                         const std::vector<Variant>& variants,
-                                         const data::BatchAssembler& test, const EvalSettings& settings,
-                                         const std::function<void()>& service);
+                                         const std::vector<Variant>& variants, const data::SampleSet& test,
+                                         const EvalSettings& settings, const std::function<void()>& service);
 
 // Index K of "features.K" in the features Sequential; throws for other names.
 int64_t feature_index(const std::string& layer_name);

@@ -5,12 +5,14 @@
 #include "comm/farm.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
+#include "data/dataset.hpp"
 #include "data/keyed_random.hpp"
 #include "models/architectures.hpp"
 #include "models/parameters.hpp"
 #include "reinit/grid.hpp"
 #include "store/reinit_file.hpp"
 #include "store/run_directory.hpp"
+#include "train/options.hpp"
 
 #include <chrono>
 #include <iomanip>
@@ -26,48 +28,31 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::map<std::string, std::string> parse_config_text(const std::string& text) {
-  std::map<std::string, std::string> values;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const size_t equals = line.find(" = ");
-    if (equals != std::string::npos) values[line.substr(0, equals)] = line.substr(equals + 3);
-  }
-  return values;
-}
-
-std::string config_value(const std::map<std::string, std::string>& config, const std::string& key,
-                         const std::string& run) {
-  auto found = config.find(key);
-  if (found == config.end()) HPA_FAIL(run << "/run.h5: its stored configuration lacks '" << key << "'");
-  return found->second;
-}
-
 // Everything a worker needs to evaluate items, loaded once per rank.
 struct GridContext {
   GridOptions options;
   store::RunDescription run;
-  std::map<std::string, std::string> config;
+  train::TrainOptions trained;  // the options the run was trained with
   models::ModelSpec spec;
   models::InitScheme init = models::InitScheme::paper;
-  data::Dataset dataset;
+  std::unique_ptr<data::Dataset> dataset;
+  data::LoaderOptions loader;
   store::ReinitGrid grid;
   // Worker cache: the final model of the seed evaluated last, and its test set.
   int64_t cached_seed = -1;
   models::ConvNet model{nullptr};
-  std::unique_ptr<data::BatchAssembler> test;
+  std::unique_ptr<data::SampleSet> test;
 
   void load_seed(int64_t seed) {
     if (cached_seed == seed) return;
-    const bool stratified = config_value(config, "stratified", options.run_dir) == "true";
-    const double val_fraction = std::stod(config_value(config, "val-fraction", options.run_dir));
-    const data::Split split = data::split_validation(dataset.train, val_fraction, static_cast<uint64_t>(seed),
-                                                     stratified, dataset.num_classes);
-    const data::Normalization normalization = data::Normalization::make(
-        data::parse_normalization(config_value(config, "normalize", options.run_dir)), split.train);
-    test = std::make_unique<data::BatchAssembler>(dataset.test, normalization, data::Augmentation{},
-                                                  static_cast<uint64_t>(seed));
+    const uint64_t useed = static_cast<uint64_t>(seed);
+    const data::Split split = data::split_validation(dataset->labels(data::Part::train), trained.val_fraction,
+                                                     useed, trained.stratified, dataset->num_classes());
+    const data::Normalization normalization =
+        dataset->normalization(train::resolve_normalization(trained.normalize, run.dataset), split.train);
+    test =
+        dataset->samples(data::Part::test, data::all_indices(dataset->size(data::Part::test)), normalization,
+                         /*augment=*/false, useed);
     model = models::build_model(spec);
     const std::string final_path = store::epoch_file_path(options.run_dir, seed, run.epochs);
     models::load_parameters(*model, store::read_epoch_params(final_path), final_path,
@@ -83,6 +68,7 @@ struct GridContext {
     EvalSettings settings;
     settings.batch_size = options.batch_size;
     settings.stack_limit = options.stack_limit;
+    settings.loader = loader;
     if (slot == 0) return {static_cast<double>(count_correct(*model, *test, settings, service))};
 
     const store::LayerRecord& layer = run.layers[static_cast<size_t>(slot - 1)];
@@ -166,7 +152,8 @@ void run_grid(const GridOptions& options, const comm::World& world) {
   GridContext context;
   context.options = options;
   context.run = store::read_run(options.run_dir);
-  context.config = parse_config_text(context.run.config_text);
+  context.trained =
+      train::read_stored_options(context.run.config_text, store::run_file_path(options.run_dir));
   context.spec.arch = models::parse_arch(context.run.arch);
   context.spec.in_channels = context.run.in_channels;
   context.spec.num_classes = context.run.num_classes;
@@ -188,15 +175,20 @@ void run_grid(const GridOptions& options, const comm::World& world) {
   grid.config = options.config_text;
   check_epoch_files(context);
 
-  const std::string data_dir =
-      options.data_dir.empty() ? config_value(context.config, "data-dir", options.run_dir) : options.data_dir;
-  context.dataset = data::load_dataset(context.run.dataset, data_dir);
-  const int64_t train_subset = std::stoll(config_value(context.config, "train-subset", options.run_dir));
-  const auto test_subset =
-      context.config.count("test-subset") ? std::stoll(context.config.at("test-subset")) : 0;
-  if (train_subset > 0) data::take_train_subset(context.dataset, train_subset);
-  if (test_subset > 0) data::take_test_subset(context.dataset, test_subset);
-  grid.test_samples = context.dataset.test.size();
+  const train::TrainOptions& trained = context.trained;
+  const std::string data_dir = options.data_dir.empty() ? trained.data_dir : options.data_dir;
+  context.dataset = data::load_dataset(
+      context.run.dataset, data_dir,
+      data::make_image_transform(trained.image_size, trained.eval_resize, trained.dct_scaling));
+  if (trained.train_subset > 0) context.dataset->keep_first(data::Part::train, trained.train_subset);
+  if (trained.test_subset > 0) context.dataset->keep_first(data::Part::test, trained.test_subset);
+  HPA_REQUIRE(context.dataset->num_classes() == context.run.num_classes,
+              "--data-dir " << data_dir << ": its dataset has " << context.dataset->num_classes()
+                            << " classes, the model head of " << options.run_dir << " "
+                            << context.run.num_classes);
+  context.loader.threads =
+      context.dataset->decodes_images() ? train::resolve_threads(options.threads, world.local_size()) : 1;
+  grid.test_samples = context.dataset->size(data::Part::test);
 
   const size_t num_seeds = grid.seeds.size(), num_layers = grid.layer_names.size();
   const size_t columns = static_cast<size_t>(grid.columns());

@@ -227,6 +227,48 @@ std::vector<double> read_doubles(hid_t loc, const std::string& name, const std::
   return values;
 }
 
+void write_array(hid_t loc, const std::string& name, hid_t file_type, hid_t memory_type, const void* data,
+                 size_t count) {
+  Handle space = make_space({static_cast<hsize_t>(count)});
+  Handle dataset = create_dataset(loc, name, file_type, space.get());
+  if (count) HPA_H5_CHECK(H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
+}
+
+void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
+  Handle type = string_type();
+  std::vector<const char*> pointers;
+  pointers.reserve(values.size());
+  for (const std::string& value : values) pointers.push_back(value.c_str());
+  write_array(loc, name, type.get(), type.get(), pointers.data(), pointers.size());
+}
+
+std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& path) {
+  Handle dataset = open_dataset(loc, name, path);
+  Handle file_type(HPA_H5_CHECK(H5Dget_type(dataset.get()), path), H5Tclose);
+  if (H5Tget_class(file_type.get()) != H5T_STRING || H5Tis_variable_str(file_type.get()) <= 0)
+    HPA_FAIL(path << ": dataset '" << name << "' is not of variable-length strings");
+  Handle type = string_type();
+  std::vector<char*> pointers(vector_length(dataset.get(), name, path), nullptr);
+  if (!pointers.empty()) read_whole(dataset.get(), type.get(), pointers.data(), path + ": " + name);
+  std::vector<std::string> values;
+  values.reserve(pointers.size());
+  for (char* pointer : pointers) {
+    values.emplace_back(pointer ? pointer : "");
+    H5free_memory(pointer);
+  }
+  return values;
+}
+
+size_t vector_length(hid_t dataset, const std::string& name, const std::string& path) {
+  const std::vector<hsize_t> dims = dataset_dims(dataset);
+  if (dims.size() != 1) HPA_FAIL(path << ": dataset '" << name << "' is not one-dimensional");
+  return static_cast<size_t>(dims[0]);
+}
+
+void read_whole(hid_t dataset, hid_t memory_type, void* out, const std::string& context) {
+  HPA_H5_CHECK(H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), context);
+}
+
 std::string library_version() {
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);

@@ -86,10 +86,32 @@ std::vector<int64_t> read_attr_ints(hid_t loc, const std::string& name, const st
 // `schema_version` attribute of `loc` equals `supported`.
 void require_schema_version(hid_t loc, const std::string& path, const char* what, int64_t supported);
 
+// One-dimensional datasets of `count` elements of `memory_type`, stored as `file_type`.
+void write_array(hid_t loc, const std::string& name, hid_t file_type, hid_t memory_type, const void* data,
+                 size_t count);
+// Reads a whole one-dimensional dataset as `memory_type` into `out` (resized to its length).
+template <typename T>
+void read_array(hid_t loc, const std::string& name, const std::string& path, hid_t memory_type,
+                std::vector<T>& out);
+void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values);
+std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& path);
+
 // A whole dataset read as float32 / float64, in its own shape (tensor) or flattened (vector).
 at::Tensor read_floats(hid_t loc, const std::string& name, const std::string& path);
 std::vector<double> read_doubles(hid_t loc, const std::string& name, const std::string& path);
 
 std::string library_version();
+
+// The element count of a one-dimensional dataset; throws naming `path` for other ranks.
+size_t vector_length(hid_t dataset, const std::string& name, const std::string& path);
+void read_whole(hid_t dataset, hid_t memory_type, void* out, const std::string& context);
+
+template <typename T>
+void read_array(hid_t loc, const std::string& name, const std::string& path, hid_t memory_type,
+                std::vector<T>& out) {
+  Handle dataset = open_dataset(loc, name, path);
+  out.resize(vector_length(dataset.get(), name, path));
+  if (!out.empty()) read_whole(dataset.get(), memory_type, out.data(), path + ": " + name);
+}
 
 }  // namespace hpa::store::h5

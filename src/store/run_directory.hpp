@@ -1,4 +1,4 @@
-// The run directory of docs/run-format.md (schema version 1): run.h5 with attributes and virtual
+// The run directory of docs/run-format.md (schema version 2): run.h5 with attributes and virtual
 // datasets over the per-epoch files, seed_<s>/epoch_<eeee>.h5 snapshots and seed_<s>/checkpoint.h5.
 // Every file is written under a temporary name, fsync'd and renamed: whole or absent.
 // The HDF5 details stay in this folder; callers pass tensors and plain structs.
@@ -14,7 +14,7 @@
 
 namespace hpa::store {
 
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 

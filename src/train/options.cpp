@@ -27,16 +27,31 @@ po::options_description describe_train_options(TrainOptions& o) {
       "dropout", po::value(&o.dropout)->default_value(o.dropout),
       "dropout probability of the classifier, in [0, 1)");
   po::options_description data("data");
-  data.add_options()("dataset", po::value(&o.dataset)->default_value(o.dataset),
-                     "mnist, fashion-mnist (IDX files), cifar10 or cifar100 (binary version)")(
-      "data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder with the dataset's files")(
+  data.add_options()(
+      "dataset", po::value(&o.dataset)->default_value(o.dataset),
+      "mnist, fashion-mnist (IDX files), cifar10 or cifar100 (binary version), imagenet (train.h5 "
+      "and val.h5 made by hpa-pack)")("data-dir", po::value(&o.data_dir)->default_value(o.data_dir),
+                                      "folder with the dataset's files")(
       "val-fraction", po::value(&o.val_fraction)->default_value(o.val_fraction),
       "share of the training set held out for validation, in [0, 1)")(
       "stratified", po::value(&o.stratified)->default_value(o.stratified),
       "hold out the same share of every class")("augment", po::value(&o.augment)->default_value(o.augment),
                                                 "random shift of up to 4 pixels and horizontal flip")(
       "normalize", po::value(&o.normalize)->default_value(o.normalize),
-      "dataset (train mean/std), unit ([0,1]) or symmetric ([-1,1])")(
+      "dataset (train mean/std), unit ([0,1]), symmetric ([-1,1]), imagenet (torchvision's constants) or "
+      "auto "
+      "(imagenet for imagenet, else dataset)")(
+      "image-size", po::value(&o.image_size)->default_value(o.image_size),
+      "imagenet: side of the training crops (RandomResizedCrop) and of the evaluation's center crop")(
+      "eval-resize", po::value(&o.eval_resize)->default_value(o.eval_resize),
+      "imagenet: evaluation resizes the shorter side to this before the center crop")(
+      "dct-scaling", po::value(&o.dct_scaling)->default_value(o.dct_scaling),
+      "imagenet: decode JPEGs at 1/2, 1/4 or 1/8 size when the crop is that much larger than the output "
+      "(false: full-size decode, pixel-identical to torchvision with PIL)")(
+      "data-threads", po::value(&o.data_threads)->default_value(o.data_threads),
+      "imagenet: image decoding threads per rank (0: the rank's --threads)")(
+      "batches-ahead", po::value(&o.batches_ahead)->default_value(o.batches_ahead),
+      "batches prepared ahead of training, at most")(
       "train-subset", po::value(&o.train_subset)->default_value(o.train_subset),
       "use only the first N training samples (0: all)")(
       "test-subset", po::value(&o.test_subset)->default_value(o.test_subset),
@@ -87,6 +102,21 @@ std::vector<int64_t> parse_seed_list(const std::string& text) {
   return seeds;
 }
 
+TrainOptions read_stored_options(const std::string& config_text, const std::string& source) {
+  TrainOptions options;
+  po::options_description description = describe_train_options(options);
+  std::istringstream text(config_text);
+  try {
+    po::variables_map values;
+    po::store(po::parse_config_file(text, description, /*allow_unregistered=*/true), values);
+    po::notify(values);
+    options.seeds = parse_seed_list(options.seeds_text);
+  } catch (const po::error& error) {
+    HPA_FAIL(source << ": its stored hpa-train configuration does not parse: " << error.what());
+  }
+  return options;
+}
+
 void validate(TrainOptions& o) {
   HPA_REQUIRE(!o.out.empty(), "--out is required: the run directory to write");
   HPA_REQUIRE(o.epochs >= 1 && o.epochs <= 100000, "--epochs must be in 1..100000, got " << o.epochs);
@@ -108,10 +138,26 @@ void validate(TrainOptions& o) {
   HPA_REQUIRE(o.bucket_mb > 0 && o.bucket_mb <= 1024,
               "--bucket-mb must be in (0, 1024], got " << o.bucket_mb);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
+  HPA_REQUIRE(o.data_threads >= 0 && o.data_threads <= 1024,
+              "--data-threads must be in 0..1024, got " << o.data_threads);
+  HPA_REQUIRE(o.batches_ahead >= 1 && o.batches_ahead <= 64,
+              "--batches-ahead must be in 1..64, got " << o.batches_ahead);
+  HPA_REQUIRE(o.image_size >= 8 && o.image_size <= 4096,
+              "--image-size must be in 8..4096, got " << o.image_size);
+  HPA_REQUIRE(o.eval_resize >= o.image_size && o.eval_resize <= 8192,
+              "--eval-resize must be at least --image-size (" << o.image_size << ") and at most 8192, got "
+                                                              << o.eval_resize);
+  if (o.normalize != "auto") data::parse_normalization(o.normalize);
   HPA_REQUIRE(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
   HPA_REQUIRE(o.device == "cpu" || o.device == "cuda",
               "--device must be cpu or cuda, got '" << o.device << "'");
   o.seeds = parse_seed_list(o.seeds_text);
+}
+
+data::NormalizationKind resolve_normalization(const std::string& normalize, const std::string& dataset) {
+  if (normalize == "auto")
+    return dataset == "imagenet" ? data::NormalizationKind::imagenet : data::NormalizationKind::dataset;
+  return data::parse_normalization(normalize);
 }
 
 int resolve_threads(int64_t requested, int local_ranks) {

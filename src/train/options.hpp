@@ -2,6 +2,8 @@
 // checks that turn bad values into errors naming the option.
 #pragma once
 
+#include "data/samples.hpp"
+
 #include <boost/program_options/options_description.hpp>
 
 #include <cstdint>
@@ -33,7 +35,12 @@ struct TrainOptions {
   double val_fraction = 0.1;
   bool stratified = false;
   bool augment = true;
-  std::string normalize = "dataset";
+  std::string normalize = "auto";
+  int64_t image_size = 224;   // imagenet: the side of the crops the model sees
+  int64_t eval_resize = 256;  // imagenet: the shorter side before the evaluation's center crop
+  bool dct_scaling = true;    // imagenet: decode JPEGs at 1/2, 1/4 or 1/8 scale where the crop allows
+  int64_t data_threads = 0;   // imagenet: decoding threads per rank (0: --threads)
+  int64_t batches_ahead = 3;
   int64_t train_subset = 0;
   int64_t test_subset = 0;
   int64_t ranks_per_seed = 0;
@@ -49,11 +56,19 @@ struct TrainOptions {
 
 boost::program_options::options_description describe_train_options(TrainOptions& options);
 
+// The options a run stored (its resolved configuration text), read back with the same names and
+// defaults; options this hpa does not know are ignored. Throws naming `source` when malformed.
+TrainOptions read_stored_options(const std::string& config_text, const std::string& source);
+
 // Checks every value; throws hpa::Error naming the option at fault. Fills `seeds`.
 void validate(TrainOptions& options);
 
 // "1,2,5" or "0-3" or "1,4-6" -> list; throws naming --seeds on malformed text or duplicates.
 std::vector<int64_t> parse_seed_list(const std::string& text);
+
+// The normalization --normalize names for `dataset`: auto is imagenet's published constants for
+// imagenet and the training split's own statistics for the others.
+data::NormalizationKind resolve_normalization(const std::string& normalize, const std::string& dataset);
 
 // --threads, else SLURM_CPUS_PER_TASK, else cores / ranks on this node (at least 1).
 int resolve_threads(int64_t requested, int local_ranks);

@@ -31,7 +31,7 @@ store::RunDescription describe_run(const Job& job, const TrainOptions& options, 
   run.epochs = options.epochs;
   run.num_classes = job.spec.num_classes;
   run.in_channels = job.spec.in_channels;
-  run.image_size = job.dataset.height();
+  run.image_size = job.dataset->sample_shape()[1];
   run.width = job.spec.width;
   for (const auto& [name, tensor] : models::named_parameters(*model))
     run.params.push_back({name, tensor.sizes().vec()});
@@ -57,7 +57,9 @@ void check_resumable(const store::RunDescription& stored, const store::RunDescri
   same("--seeds", stored.seeds, wanted.seeds);
   same("--epochs", stored.epochs, wanted.epochs);
   same("--width", stored.width, wanted.width);
-  same("number of classes", stored.num_classes, wanted.num_classes);
+  HPA_REQUIRE(stored.num_classes == wanted.num_classes,
+              "--resume: the model head of " << out << " has " << stored.num_classes
+                                             << " classes, the dataset in --data-dir " << wanted.num_classes);
   same("image size", stored.image_size, wanted.image_size);
 }
 
@@ -80,18 +82,25 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   job.spec.arch = models::parse_arch(options.arch);
   job.init = options.init.empty() ? models::default_init_scheme(job.spec.arch)
                                   : models::parse_init_scheme(options.init);
-  data::parse_normalization(options.normalize);  // fail early on a bad name
-  job.dataset = data::load_dataset(options.dataset, options.data_dir);
-  if (options.train_subset > 0) data::take_train_subset(job.dataset, options.train_subset);
-  if (options.test_subset > 0) data::take_test_subset(job.dataset, options.test_subset);
-  job.spec.in_channels = job.dataset.channels();
-  job.spec.num_classes = job.dataset.num_classes;
+  job.dataset = data::load_dataset(
+      options.dataset, options.data_dir,
+      data::make_image_transform(options.image_size, options.eval_resize, options.dct_scaling));
+  if (options.train_subset > 0) job.dataset->keep_first(data::Part::train, options.train_subset);
+  if (options.test_subset > 0) job.dataset->keep_first(data::Part::test, options.test_subset);
+  const data::NormalizationKind normalization = resolve_normalization(options.normalize, options.dataset);
+  if (normalization != data::NormalizationKind::dataset)  // fail early: imagenet on grey images
+    data::constant_normalization(normalization, job.dataset->sample_shape()[0]);
+  else if (job.dataset->decodes_images())
+    job.dataset->normalization(normalization, {});  // refused with the reason
+  const std::vector<int64_t> shape = job.dataset->sample_shape();
+  job.spec.in_channels = shape[0];
+  job.spec.num_classes = job.dataset->num_classes();
   job.spec.width = options.width;
   job.spec.dropout = options.dropout;
   {
     models::ConvNet probe = models::build_model(job.spec);
     try {
-      probe->check_input_size(job.dataset.height(), job.dataset.width());
+      probe->check_input_size(shape[1], shape[2]);
     } catch (const Error& error) {
       HPA_FAIL("--arch " << options.arch << " with --dataset " << options.dataset << ": " << error.what());
     }
@@ -168,7 +177,13 @@ void run_job(const Job& job, const TrainOptions& options, const comm::World& wor
   for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size();
        i += static_cast<size_t>(job.num_groups))
     ++my_seeds;
-  TrainContext context{options, job.dataset, group, job.spec, job.init};
+  TrainContext context{options, *job.dataset, group, job.spec, job.init};
+  const int threads = resolve_threads(options.threads, world.local_size());
+  context.loader.threads = job.dataset->decodes_images()
+                               ? static_cast<int>(options.data_threads > 0 ? options.data_threads : threads)
+                               : 1;  // in-memory batches take one thread well ahead of training
+  context.loader.batches_ahead = static_cast<int>(options.batches_ahead);
+  context.loader.pin_memory = options.device == "cuda";
   if (options.device == "cuda") {
     const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
     context.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));

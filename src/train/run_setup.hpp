@@ -8,12 +8,13 @@
 #include "models/architectures.hpp"
 #include "train/options.hpp"
 
+#include <memory>
 #include <string>
 
 namespace hpa::train {
 
 struct Job {
-  data::Dataset dataset;
+  std::unique_ptr<data::Dataset> dataset;
   models::ModelSpec spec;
   models::InitScheme init = models::InitScheme::paper;
   std::string config_text;

@@ -4,6 +4,7 @@
 #include "comm/gradient_reducer.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
+#include "data/dataset.hpp"
 #include "data/keyed_random.hpp"
 #include "models/parameters.hpp"
 #include "stats/projection.hpp"
@@ -77,8 +78,10 @@ double wall_seconds() {
 }
 
 std::vector<std::string> metric_names() {
-  return {"train_loss", "train_accuracy", "val_loss",         "val_accuracy", "test_loss", "test_accuracy",
-          "lr",         "epoch_seconds",  "images_per_second"};
+  return {
+      "train_loss",        "train_accuracy",    "train_top5_accuracy", "val_loss",           "val_accuracy",
+      "val_top5_accuracy", "test_loss",         "test_accuracy",       "test_top5_accuracy", "lr",
+      "epoch_seconds",     "images_per_second", "data_wait_fraction"};
 }
 
 std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model) {
@@ -97,22 +100,108 @@ std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model) {
   return layers;
 }
 
+namespace {
+
+// One epoch's training totals over the whole group.
+struct EpochTotals {
+  double loss_sum = 0, correct = 0, correct_top5 = 0;
+  int64_t steps = 0;
+  double train_s = 0, data_wait_s = 0, exposed_s = 0;
+};
+
+// Every rank of the group: one epoch of SGD over the group's shares of each global batch.
+EpochTotals train_epoch(const TrainContext& context, models::ConvNetImpl& model,
+                        const data::SampleSet& train_set, comm::GradientReducer& reducer, Sgd& sgd,
+                        int64_t seed, int64_t epoch, double lr) {
+  const TrainOptions& options = context.options;
+  const comm::Group& group = context.group;
+  const uint64_t useed = static_cast<uint64_t>(seed);
+  const int64_t num_train = train_set.size(), batch_size = options.batch_size;
+  const int64_t num_batches = (num_train + batch_size - 1) / batch_size;
+  const double start = wall_seconds();
+  model.train();
+  // Dropout draws from torch's generator: seeded per (seed, epoch, rank) so a resumed epoch
+  // repeats exactly what the interrupted one would have done.
+  torch::manual_seed(data::keyed_random(useed, static_cast<uint64_t>(epoch),
+                                        static_cast<uint64_t>(group.group_rank()),
+                                        data::RandomStream::dropout));
+  const std::vector<int64_t> order = data::keyed_permutation(num_train, useed, static_cast<uint64_t>(epoch),
+                                                             data::RandomStream::epoch_order);
+  data::BatchLoader loader(
+      train_set, num_batches,
+      [&](int64_t b) {
+        const int64_t begin = b * batch_size, global_count = std::min(batch_size, num_train - begin);
+        const auto [first, count] = data::rank_share(global_count, group.group_rank(), group.group_size());
+        return data::BatchPlan{{order.begin() + begin + first, order.begin() + begin + first + count},
+                               global_count};
+      },
+      static_cast<uint64_t>(epoch), context.loader);
+  EpochTotals totals;
+  const double exposed_before = reducer.exposed_seconds();
+  double last_progress = start;
+  data::Batch batch;
+  for (int64_t step = 0; loader.next(batch); ++step) {
+    sgd.zero_grad();
+    reducer.begin_step();
+    std::vector<double> sums = {0, 0, 0};  // loss, top-1 and top-5 correct of this rank's share
+    if (batch.labels.numel() > 0) {
+      const at::Tensor images = batch.images.to(context.device, /*non_blocking=*/true);
+      const at::Tensor labels = batch.labels.to(context.device, /*non_blocking=*/true);
+      const at::Tensor logits = model.forward(images);
+      const at::Tensor summed = torch::nn::functional::cross_entropy(
+          logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      // Sum over this rank's share / global batch size: the group's summed gradient is the
+      // gradient of the global batch mean, whatever the split.
+      (summed / static_cast<double>(batch.global_size)).backward();
+      const TopCounts counts = count_top_correct(logits, labels);
+      sums = {summed.item<double>(), counts.top1, counts.top5};
+    }
+    reducer.finish_step(sums);  // all ranks of the group
+    sgd.step(lr);
+    ++totals.steps;
+    totals.loss_sum += sums[0];
+    totals.correct += sums[1];
+    totals.correct_top5 += sums[2];
+    if (context.loss_log)
+      *context.loss_log << seed << " " << epoch << " " << step << " " << std::setprecision(9)
+                        << sums[0] / static_cast<double>(batch.global_size) << "\n";
+    if (context.log && wall_seconds() - last_progress > kProgressIntervalS) {
+      last_progress = wall_seconds();
+      const double done = static_cast<double>(std::min(num_train, (step + 1) * batch_size));
+      const double rate = done / (last_progress - start);
+      *context.log << "seed " << seed << " epoch " << epoch << ": batch " << step + 1 << "/" << num_batches
+                   << ", " << std::fixed << std::setprecision(0) << rate << " img/s, data wait "
+                   << std::setprecision(1) << 100 * loader.wait_seconds() / (last_progress - start)
+                   << "%, epoch ETA " << format_duration((static_cast<double>(num_train) - done) / rate)
+                   << std::endl;
+    }
+  }
+  totals.train_s = wall_seconds() - start;
+  totals.data_wait_s = loader.wait_seconds();
+  totals.exposed_s = reducer.exposed_seconds() - exposed_before;
+  return totals;
+}
+
+}  // namespace
+
 void train_seed(const TrainContext& context, int64_t seed) {
   const TrainOptions& options = context.options;
   const comm::Group& group = context.group;
   const uint64_t useed = static_cast<uint64_t>(seed);
   const std::string& run_dir = options.out;
 
-  // Data: the validation split and normalization depend on the seed only.
-  const data::Split split = data::split_validation(context.dataset.train, options.val_fraction, useed,
-                                                   options.stratified, context.dataset.num_classes);
+  // Data: the validation split and normalization depend on the seed only; samples are chosen by
+  // index, the dataset itself is never copied.
+  const data::Dataset& dataset = context.dataset;
+  const data::Split split = data::split_validation(dataset.labels(data::Part::train), options.val_fraction,
+                                                   useed, options.stratified, dataset.num_classes());
   const data::Normalization normalization =
-      data::Normalization::make(data::parse_normalization(options.normalize), split.train);
-  data::Augmentation augmentation;
-  augmentation.enabled = options.augment;
-  const data::BatchAssembler train_set(split.train, normalization, augmentation, useed);
-  const data::BatchAssembler val_set(split.validation, normalization, {}, useed);
-  const data::BatchAssembler test_set(context.dataset.test, normalization, {}, useed);
+      dataset.normalization(resolve_normalization(options.normalize, dataset.name()), split.train);
+  const auto train_set =
+      dataset.samples(data::Part::train, split.train, normalization, options.augment, useed);
+  const auto val_set = dataset.samples(data::Part::train, split.validation, normalization, false, useed);
+  const auto test_set = dataset.samples(data::Part::test, data::all_indices(dataset.size(data::Part::test)),
+                                        normalization, false, useed);
 
   // Model: rank 0's init is everybody's (all ranks of the group).
   models::ConvNet model = models::make_model(context.spec, context.init, useed);
@@ -152,8 +241,8 @@ void train_seed(const TrainContext& context, int64_t seed) {
     init_params = cloned_parameters(*model);
   }
 
-  // Every rank of the group writes its share of the epoch file through MPI-IO (all hold the same
-  // weights); the group root renames it into place and writes the checkpoint.
+  // Every rank writes its share of the epoch file through MPI-IO (all hold the same weights); the
+  // group root renames it into place and writes the checkpoint.
   store::FileComm file_comm;
   if (group.group_size() > 1) file_comm = {group.native_handle(), group.group_rank(), group.group_size()};
   const auto write_epoch = [&](int64_t epoch, std::map<std::string, double> metrics,
@@ -180,114 +269,53 @@ void train_seed(const TrainContext& context, int64_t seed) {
     return out.str();
   };
   const double nan = std::nan("");
+  const auto evaluate_set = [&](const data::SampleSet& set) {  // all ranks of the group
+    return set.size() ? evaluate(*model, set, group, options.eval_batch_size, context.loader)
+                      : EvalResult{nan, nan, nan, 0};
+  };
 
   if (first_epoch == 1) {  // epoch 0: the init, before any step
-    const EvalResult val = split.validation.size() ? evaluate(*model, val_set, group, options.eval_batch_size)
-                                                   : EvalResult{nan, nan, 0};
+    const EvalResult val = evaluate_set(*val_set);
     const LayerStatsSet stats = compute_stats(*model, layers, init_params);
-    write_epoch(0,
-                {{"train_loss", nan},
-                 {"train_accuracy", nan},
-                 {"val_loss", val.loss},
-                 {"val_accuracy", val.accuracy},
-                 {"test_loss", nan},
-                 {"test_accuracy", nan},
-                 {"lr", nan},
-                 {"epoch_seconds", nan},
-                 {"images_per_second", nan}},
-                stats);
+    std::map<std::string, double> metrics;
+    for (const std::string& name : metric_names()) metrics[name] = nan;
+    metrics["val_loss"] = val.loss;
+    metrics["val_accuracy"] = val.accuracy;
+    metrics["val_top5_accuracy"] = val.top5_accuracy;
+    write_epoch(0, metrics, stats);
     if (context.log)
       *context.log << "seed " << seed << " epoch 0/" << options.epochs << " (init) | val loss " << std::fixed
                    << std::setprecision(4) << val.loss << " acc " << std::setprecision(2)
                    << 100 * val.accuracy << "% | " << n_l_text(stats) << std::endl;
   }
 
-  const int64_t num_train = split.train.size();
-  const int64_t batch_size = options.batch_size;
-  const int64_t num_batches = (num_train + batch_size - 1) / batch_size;
+  const double num_train = static_cast<double>(train_set->size());
   for (int64_t epoch = first_epoch; epoch <= options.epochs; ++epoch) {
     const double epoch_start = wall_seconds();
     const double lr = schedule.lr_at(static_cast<int>(epoch));
-    model->train();
-    // Dropout draws from torch's generator: seeded per (seed, epoch, rank) so a resumed epoch
-    // repeats exactly what the interrupted one would have done.
-    torch::manual_seed(data::keyed_random(useed, static_cast<uint64_t>(epoch),
-                                          static_cast<uint64_t>(group.group_rank()),
-                                          data::RandomStream::dropout));
-    const std::vector<int64_t> order = data::keyed_permutation(num_train, useed, static_cast<uint64_t>(epoch),
-                                                               data::RandomStream::epoch_order);
-    data::Prefetcher prefetcher(
-        [&](int64_t b) {
-          const int64_t begin = b * batch_size, global_count = std::min(batch_size, num_train - begin);
-          const auto [first, count] = data::rank_share(global_count, group.group_rank(), group.group_size());
-          std::vector<int64_t> indices(order.begin() + begin + first, order.begin() + begin + first + count);
-          data::Batch batch = train_set.assemble(indices, static_cast<uint64_t>(epoch));
-          batch.global_size = global_count;
-          return batch;
-        },
-        num_batches);
-    double epoch_loss_sum = 0, epoch_correct = 0, last_progress = epoch_start;
-    data::Batch batch;
-    const double exposed_before = reducer.exposed_seconds();
-    int64_t num_steps = 0;
-    for (int64_t step = 0; prefetcher.next(batch); ++step) {
-      sgd.zero_grad();
-      reducer.begin_step();
-      double loss_sum = 0, correct = 0;
-      if (batch.labels.numel() > 0) {
-        batch.images = batch.images.to(context.device, /*non_blocking=*/true);
-        batch.labels = batch.labels.to(context.device, /*non_blocking=*/true);
-        const at::Tensor logits = model->forward(batch.images);
-        const at::Tensor summed = torch::nn::functional::cross_entropy(
-            logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-        // Sum over this rank's share / global batch size: the group's summed gradient is the
-        // gradient of the global batch mean, whatever the split.
-        (summed / static_cast<double>(batch.global_size)).backward();
-        loss_sum = summed.item<double>();
-        correct = logits.argmax(1).eq(batch.labels).sum().item<double>();
-      }
-      std::vector<double> sums = {loss_sum, correct};
-      reducer.finish_step(sums);  // all ranks of the group
-      loss_sum = sums[0];
-      correct = sums[1];
-      sgd.step(lr);
-      ++num_steps;
-      epoch_loss_sum += loss_sum;
-      epoch_correct += correct;
-      if (context.loss_log)
-        *context.loss_log << seed << " " << epoch << " " << step << " " << std::setprecision(9)
-                          << loss_sum / static_cast<double>(batch.global_size) << "\n";
-      if (context.log && wall_seconds() - last_progress > kProgressIntervalS) {
-        last_progress = wall_seconds();
-        const double rate = static_cast<double>((step + 1) * batch_size) / (last_progress - epoch_start);
-        *context.log << "seed " << seed << " epoch " << epoch << ": batch " << step + 1 << "/" << num_batches
-                     << ", " << std::fixed << std::setprecision(0) << rate << " img/s, epoch ETA "
-                     << format_duration(static_cast<double>(num_train - (step + 1) * batch_size) / rate)
-                     << std::endl;
-      }
-    }
-    const double train_s = wall_seconds() - epoch_start;
-    const double exposed_per_step_s =
-        (reducer.exposed_seconds() - exposed_before) / std::max<int64_t>(1, num_steps);
-    const EvalResult val = split.validation.size() ? evaluate(*model, val_set, group, options.eval_batch_size)
-                                                   : EvalResult{nan, nan, 0};
+    const EpochTotals totals = train_epoch(context, *model, *train_set, reducer, sgd, seed, epoch, lr);
+    const EvalResult val = evaluate_set(*val_set);
     const bool last = epoch == options.epochs;
-    const EvalResult test =
-        last ? evaluate(*model, test_set, group, options.eval_batch_size) : EvalResult{nan, nan, 0};
+    const EvalResult test = last ? evaluate_set(*test_set) : EvalResult{nan, nan, nan, 0};
     const double snapshot_start = wall_seconds();
     const LayerStatsSet stats = compute_stats(*model, layers, init_params);
     const double epoch_s = wall_seconds() - epoch_start;
-    const double images_per_s = static_cast<double>(num_train) / train_s;
+    const double images_per_s = num_train / totals.train_s;
+    const double data_wait_fraction = totals.data_wait_s / totals.train_s;
     write_epoch(epoch,
-                {{"train_loss", epoch_loss_sum / num_train},
-                 {"train_accuracy", epoch_correct / num_train},
+                {{"train_loss", totals.loss_sum / num_train},
+                 {"train_accuracy", totals.correct / num_train},
+                 {"train_top5_accuracy", totals.correct_top5 / num_train},
                  {"val_loss", val.loss},
                  {"val_accuracy", val.accuracy},
+                 {"val_top5_accuracy", val.top5_accuracy},
                  {"test_loss", test.loss},
                  {"test_accuracy", test.accuracy},
+                 {"test_top5_accuracy", test.top5_accuracy},
                  {"lr", lr},
                  {"epoch_seconds", epoch_s},
-                 {"images_per_second", images_per_s}},
+                 {"images_per_second", images_per_s},
+                 {"data_wait_fraction", data_wait_fraction}},
                 stats);
     group.group_barrier();  // the epoch file is in place before any rank moves on
     const double snapshot_s = wall_seconds() - snapshot_start;
@@ -299,16 +327,20 @@ void train_seed(const TrainContext& context, int64_t seed) {
       const double eta = elapsed / static_cast<double>(done) * static_cast<double>(left);
       std::ostringstream line;
       line << "seed " << seed << " epoch " << epoch << "/" << options.epochs << std::fixed
-           << std::setprecision(4) << " | train loss " << epoch_loss_sum / num_train << " acc "
-           << std::setprecision(2) << 100 * epoch_correct / num_train << "% | val loss "
+           << std::setprecision(4) << " | train loss " << totals.loss_sum / num_train << " acc "
+           << std::setprecision(2) << 100 * totals.correct / num_train << "% | val loss "
            << std::setprecision(4) << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy
-           << "%";
-      if (last) line << " | test acc " << 100 * test.accuracy << "%";
+           << "% top5 " << 100 * val.top5_accuracy << "%";
+      if (last) line << " | test acc " << 100 * test.accuracy << "% top5 " << 100 * test.top5_accuracy << "%";
       line << " | lr " << std::setprecision(5) << lr << " | " << std::setprecision(0) << images_per_s
-           << " img/s | " << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
-      if (group.group_size() > 1)
+           << " img/s, data wait " << std::setprecision(1) << 100 * data_wait_fraction << "% | "
+           << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
+      if (group.group_size() > 1) {
+        const double exposed_per_step_s =
+            totals.exposed_s / static_cast<double>(std::max<int64_t>(1, totals.steps));
         line << " | allreduce exposed " << std::setprecision(2) << 1e3 * exposed_per_step_s << " ms/step ("
-             << std::setprecision(1) << 100 * exposed_per_step_s * num_steps / train_s << "%)";
+             << std::setprecision(1) << 100 * totals.exposed_s / totals.train_s << "%)";
+      }
       line << " | snapshot " << std::setprecision(3) << snapshot_s << "s (" << std::setprecision(1)
            << 100 * snapshot_s / (wall_seconds() - epoch_start) << "%) | " << n_l_text(stats);
       *context.log << line.str() << std::endl;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "comm/communicator.hpp"
+#include "data/batches.hpp"
 #include "data/dataset.hpp"
 #include "models/architectures.hpp"
 #include "store/run_directory.hpp"
@@ -28,6 +29,7 @@ struct TrainContext {
   int64_t* epochs_left_in_job = nullptr;  // for the ETA across seeds; resumed epochs are taken off
   int64_t* epochs_done_in_job = nullptr;
   double job_start_s = 0;
+  data::LoaderOptions loader{};  // threads and look-ahead of every batch loader
 };
 
 // The names of the metrics every epoch file holds.

@@ -21,7 +21,8 @@ shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
 checks = Checks()
 out = os.path.join(work, "run")
-common = ["--data-dir", FASHION_MNIST, "--train-subset", "2000", "--batch-size", "32", "--lr", "0.02",
+# lr 0.01: at 0.02 seed 3 stalls at chance on this machine (the build before the ImageNet work did too).
+common = ["--data-dir", FASHION_MNIST, "--train-subset", "2000", "--batch-size", "32", "--lr", "0.01",
           "--init", "torchvision", "--threads", "2", "--augment", "false"]
 
 result = run([train, "--out", out, "--seeds", "3,4", "--epochs", "2", *common])
@@ -33,7 +34,7 @@ checks.check("epoch 2/2" in result.stdout and "img/s" in result.stdout and "ETA"
 # Read from another working directory: virtual dataset sources resolve against run.h5's folder.
 os.chdir("/")
 with h5py.File(os.path.join(out, "run.h5"), "r") as f:
-    checks.check(f.attrs["schema_version"] == 1, "schema_version is not 1")
+    checks.check(f.attrs["schema_version"] == 2, "schema_version is not 2")
     for key in ["hpa_version", "torch_version", "mpi_version", "hdf5_version", "config", "arch", "dataset",
                 "seeds", "epochs", "created"]:
         checks.check(key in f.attrs, f"attribute {key} missing")

@@ -4,6 +4,7 @@
 #include "comm/gradient_reducer.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
+#include "data/memory_dataset.hpp"
 #include "models/architectures.hpp"
 #include "train/evaluate.hpp"
 
@@ -98,16 +99,19 @@ TEST(Evaluation, EverySampleCountedOnceOnAnUnevenSplit) {
   torch::manual_seed(9);  // same data on both ranks
   set.images = at::randint(0, 256, {999, 1, 28, 28}, at::kByte);
   set.labels = at::randint(0, 10, {999}, at::kLong);
-  const hpa::data::BatchAssembler assembler(
-      set, hpa::data::Normalization::make(hpa::data::NormalizationKind::dataset, set), {}, 1);
+  const hpa::data::InMemorySamples assembler(
+      set, hpa::data::all_indices(999),
+      hpa::data::constant_normalization(hpa::data::NormalizationKind::unit, 1), {}, 1);
   hpa::models::ModelSpec spec;
   spec.arch = hpa::models::Arch::lenet;
   spec.in_channels = 1;
   spec.num_classes = 10;
   auto model = hpa::models::make_model(spec, hpa::models::InitScheme::torchvision, 4);
-  const hpa::train::EvalResult distributed = hpa::train::evaluate(*model, assembler, pair, /*batch_size=*/64);
+  const hpa::train::EvalResult distributed =
+      hpa::train::evaluate(*model, assembler, pair, /*batch_size=*/64, {});
   const hpa::comm::Group alone = g_world->split_groups(2);
-  const hpa::train::EvalResult serial = hpa::train::evaluate(*model, assembler, alone, /*batch_size=*/1000);
+  const hpa::train::EvalResult serial =
+      hpa::train::evaluate(*model, assembler, alone, /*batch_size=*/1000, {});
   EXPECT_EQ(distributed.count, 999);
   EXPECT_EQ(serial.count, 999);
   EXPECT_DOUBLE_EQ(distributed.accuracy, serial.accuracy);

@@ -5,11 +5,13 @@
 #include "data/dataset.hpp"
 #include "data/idx.hpp"
 #include "data/keyed_random.hpp"
+#include "data/memory_dataset.hpp"
 
 #include <ATen/Functions.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -110,19 +112,20 @@ TEST_F(IdxFiles, DatasetChecksCountsAndDirectory) {
   write_raw("t10k-images-idx3-ubyte", idx_bytes({2, 4, 4}));
   write_raw("t10k-labels-idx1-ubyte", idx_bytes({2}));
   try {
-    hpa::data::load_dataset("fashion-mnist", dir_.string());
+    hpa::data::load_idx_dataset("fashion-mnist", dir_.string());
     FAIL();
   } catch (const hpa::Error& error) {
     EXPECT_NE(std::string(error.what()).find("4 labels for 5 images"), std::string::npos) << error.what();
   }
   write_gz("train-labels-idx1-ubyte.gz", idx_bytes({5}));
-  const hpa::data::Dataset dataset = hpa::data::load_dataset("mnist", dir_.string());
-  EXPECT_EQ(dataset.train.images.sizes(), (std::vector<int64_t>{5, 1, 4, 4}));
-  EXPECT_EQ(dataset.test.size(), 2);
-  EXPECT_THROW(hpa::data::load_dataset("mnist", (dir_ / "nowhere").string()), hpa::Error);
-  EXPECT_THROW(hpa::data::load_dataset("svhn", dir_.string()), hpa::Error);
+  const auto dataset = hpa::data::load_idx_dataset("mnist", dir_.string());
+  EXPECT_EQ(dataset->set(hpa::data::Part::train).images.sizes(), (std::vector<int64_t>{5, 1, 4, 4}));
+  EXPECT_EQ(dataset->size(hpa::data::Part::test), 2);
+  EXPECT_EQ(dataset->sample_shape(), (std::vector<int64_t>{1, 4, 4}));
+  EXPECT_THROW(hpa::data::load_dataset("mnist", (dir_ / "nowhere").string(), {}), hpa::Error);
+  EXPECT_THROW(hpa::data::load_dataset("svhn", dir_.string(), {}), hpa::Error);
   fs::remove(dir_ / "t10k-labels-idx1-ubyte");
-  EXPECT_THROW(hpa::data::load_dataset("mnist", dir_.string()), hpa::Error);
+  EXPECT_THROW(hpa::data::load_dataset("mnist", dir_.string(), {}), hpa::Error);
 }
 
 hpa::data::ImageSet synthetic_set(int64_t n, int64_t classes) {
@@ -130,6 +133,26 @@ hpa::data::ImageSet synthetic_set(int64_t n, int64_t classes) {
   set.images = at::randint(0, 256, {n, 1, 6, 6}, at::TensorOptions().dtype(at::kByte));
   set.labels = at::arange(n, at::TensorOptions().dtype(at::kLong)).remainder(classes);
   return set;
+}
+
+std::vector<int64_t> labels_of(const hpa::data::ImageSet& set) {
+  return {set.labels.data_ptr<int64_t>(), set.labels.data_ptr<int64_t>() + set.size()};
+}
+
+// Every sample of `samples` at `positions`, assembled by a loader with `threads` workers, as one tensor.
+at::Tensor load_all(const hpa::data::SampleSet& samples, const std::vector<int64_t>& positions,
+                    uint64_t epoch, int threads = 1) {
+  hpa::data::LoaderOptions options;
+  options.threads = threads;
+  hpa::data::BatchLoader loader(
+      samples, 1,
+      [&](int64_t) {
+        return hpa::data::BatchPlan{positions, static_cast<int64_t>(positions.size())};
+      },
+      epoch, options);
+  hpa::data::Batch batch;
+  EXPECT_TRUE(loader.next(batch));
+  return batch.images;
 }
 
 TEST(Data, KeyedPermutationIsAPermutationAndDeterministic) {
@@ -156,69 +179,138 @@ TEST(Data, RankSharesCoverEverySampleOnce) {
 }
 
 TEST(Data, ValidationSplitPlainAndStratified) {
-  const hpa::data::ImageSet set = synthetic_set(1000, 10);
-  const auto split = hpa::data::split_validation(set, 0.1, 5, false, 10);
-  EXPECT_EQ(split.validation.size(), 100);
-  EXPECT_EQ(split.train.size(), 900);
-  const auto again = hpa::data::split_validation(set, 0.1, 5, false, 10);
-  EXPECT_TRUE(at::equal(split.validation.images, again.validation.images));
-  const auto stratified = hpa::data::split_validation(set, 0.1, 5, true, 10);
-  EXPECT_TRUE(at::equal(at::bincount(stratified.validation.labels), at::full({10}, 10, at::kLong)));
-  EXPECT_EQ(hpa::data::split_validation(set, 0.0, 5, false, 10).validation.size(), 0);
-  EXPECT_THROW(hpa::data::split_validation(set, 1.0, 5, false, 10), hpa::Error);
+  const std::vector<int64_t> labels = labels_of(synthetic_set(1000, 10));
+  const auto split = hpa::data::split_validation(labels, 0.1, 5, false, 10);
+  EXPECT_EQ(split.validation.size(), 100u);
+  EXPECT_EQ(split.train.size(), 900u);
+  EXPECT_TRUE(std::is_sorted(split.train.begin(), split.train.end()));
+  EXPECT_EQ(split.validation, hpa::data::split_validation(labels, 0.1, 5, false, 10).validation);
+  EXPECT_NE(split.validation, hpa::data::split_validation(labels, 0.1, 6, false, 10).validation);
+  const auto stratified = hpa::data::split_validation(labels, 0.1, 5, true, 10);
+  std::vector<int64_t> per_class(10, 0);
+  for (int64_t index : stratified.validation)
+    ++per_class[static_cast<size_t>(labels[static_cast<size_t>(index)])];
+  EXPECT_EQ(per_class, std::vector<int64_t>(10, 10));
+  EXPECT_EQ(hpa::data::split_validation(labels, 0.0, 5, false, 10).validation.size(), 0u);
+  EXPECT_THROW(hpa::data::split_validation(labels, 1.0, 5, false, 10), hpa::Error);
+}
+
+TEST(Data, DatasetNormalizationIsTheSplitsOwnMeanAndStd) {
+  // One pass over uint8 (histograms) against a float64 computation with ATen over the same samples.
+  hpa::data::InMemoryDataset dataset("synthetic", 10, synthetic_set(200, 10), synthetic_set(10, 10));
+  const std::vector<int64_t> chosen = {3, 17, 18, 40, 41, 42, 150, 199};
+  const hpa::data::Normalization n = dataset.normalization(hpa::data::NormalizationKind::dataset, chosen);
+  const at::Tensor pixels = dataset.set(hpa::data::Part::train)
+                                .images.index_select(0, at::tensor(chosen, at::kLong))
+                                .to(at::kDouble)
+                                .div(255.0);
+  EXPECT_NEAR(n.mean[0], pixels.mean().item<double>(), 1e-7);
+  EXPECT_NEAR(n.std[0], pixels.std(/*unbiased=*/false).item<double>(), 1e-7);
+  const hpa::data::Normalization imagenet =
+      hpa::data::constant_normalization(hpa::data::NormalizationKind::imagenet, 3);
+  EXPECT_FLOAT_EQ(imagenet.mean[1], 0.456f);
+  EXPECT_FLOAT_EQ(imagenet.std[2], 0.225f);
+  EXPECT_THROW(dataset.normalization(hpa::data::NormalizationKind::imagenet, chosen),
+               hpa::Error);  // 1 channel
+  EXPECT_THROW(hpa::data::parse_normalization("zscore"), hpa::Error);
 }
 
 TEST(Data, AssemblyNormalizesAndAugmentsPerSampleIndependentOfBatch) {
   const hpa::data::ImageSet set = synthetic_set(8, 2);
   const hpa::data::Normalization unit =
-      hpa::data::Normalization::make(hpa::data::NormalizationKind::unit, set);
-  const hpa::data::BatchAssembler plain(set, unit, {}, 1);
-  const hpa::data::Batch batch = plain.assemble({3, 5}, 0);
-  EXPECT_TRUE(at::allclose(batch.images[0], set.images[3].to(at::kFloat) / 255.0));
-  EXPECT_EQ(batch.labels[1].item<int64_t>(), 1);
+      hpa::data::constant_normalization(hpa::data::NormalizationKind::unit, 1);
+  const hpa::data::InMemorySamples plain(set, hpa::data::all_indices(8), unit, {}, 1);
+  const at::Tensor two = load_all(plain, {3, 5}, 0);
+  EXPECT_TRUE(at::allclose(two[0], set.images[3].to(at::kFloat) / 255.0));
+  EXPECT_EQ(plain.label(5), 1);
 
   hpa::data::Augmentation augmentation;
   augmentation.enabled = true;
-  const hpa::data::BatchAssembler augmented(set, unit, augmentation, 1);
-  // Sample 5's augmentation depends on (seed, epoch, 5) only, not on its batch neighbours.
-  const at::Tensor alone = augmented.assemble({5}, 2).images[0];
-  const at::Tensor in_batch = augmented.assemble({0, 5, 7}, 2).images[1];
-  EXPECT_TRUE(at::equal(alone, in_batch));
+  const hpa::data::InMemorySamples augmented(set, hpa::data::all_indices(8), unit, augmentation, 1);
+  // Sample 5's augmentation depends on (seed, epoch, 5) only, not on its batch neighbours, nor on
+  // where it sits in a subset of the set.
+  const at::Tensor alone = load_all(augmented, {5}, 2)[0];
+  EXPECT_TRUE(at::equal(alone, load_all(augmented, {0, 5, 7}, 2)[1]));
+  const hpa::data::InMemorySamples subset(set, {2, 5}, unit, augmentation, 1);
+  EXPECT_TRUE(at::equal(alone, load_all(subset, {1}, 2)[0]));
   // Augmentation keeps the pixel multiset within the shifted window: values stay in [0, 1].
   EXPECT_LE(alone.max().item<float>(), 1.0f);
   EXPECT_GE(alone.min().item<float>(), 0.0f);
   // Across many epochs, some draws differ from the plain image.
   int differing = 0;
   for (uint64_t epoch = 1; epoch <= 20; ++epoch)
-    differing +=
-        at::equal(augmented.assemble({5}, epoch).images[0], plain.assemble({5}, epoch).images[0]) ? 0 : 1;
+    differing += at::equal(load_all(augmented, {5}, epoch), load_all(plain, {5}, epoch)) ? 0 : 1;
   EXPECT_GT(differing, 10);
-
-  const hpa::data::Normalization dataset =
-      hpa::data::Normalization::make(hpa::data::NormalizationKind::dataset, set);
-  const at::Tensor all =
-      hpa::data::BatchAssembler(set, dataset, {}, 1).assemble({0, 1, 2, 3, 4, 5, 6, 7}, 0).images;
-  EXPECT_NEAR(all.mean().item<double>(), 0.0, 1e-5);
-  EXPECT_NEAR(all.std(/*unbiased=*/false).item<double>(), 1.0, 1e-4);
 }
 
-TEST(Data, PrefetcherDeliversInOrderAndRethrows) {
-  const hpa::data::ImageSet set = synthetic_set(8, 2);
-  const hpa::data::BatchAssembler assembler(
-      set, hpa::data::Normalization::make(hpa::data::NormalizationKind::unit, set), {}, 1);
-  hpa::data::Prefetcher prefetcher([&](int64_t i) { return assembler.assemble({i}, 0); }, 8);
-  hpa::data::Batch batch;
-  int64_t count = 0;
-  while (prefetcher.next(batch)) EXPECT_EQ(batch.labels[0].item<int64_t>(), (count++) % 2);
-  EXPECT_EQ(count, 8);
-  hpa::data::Prefetcher failing(
-      [&](int64_t i) -> hpa::data::Batch {
-        if (i == 1) HPA_FAIL("bad batch");
-        return assembler.assemble({i}, 0);
+// A sample set that records nothing but fails on demand, for the loader's own tests.
+class CountingSamples : public hpa::data::SampleSet {
+ public:
+  explicit CountingSamples(int64_t fail_at = -1) : fail_at_(fail_at) {}
+  int64_t size() const override { return 1000; }
+  int64_t label(int64_t position) const override { return position % 7; }
+  std::vector<int64_t> sample_shape() const override { return {2, 3, 1}; }
+  void write_sample(int64_t position, uint64_t epoch, float* out) const override {
+    if (position == fail_at_) HPA_FAIL("bad sample " << position);
+    for (int k = 0; k < 6; ++k)
+      out[k] = static_cast<float>(position * 10 + k) + static_cast<float>(epoch) / 8;
+  }
+
+ private:
+  int64_t fail_at_;
+};
+
+TEST(Data, LoaderDeliversEveryBatchInOrderForAnyThreadCount) {
+  const CountingSamples samples;
+  const auto plan = [](int64_t b) {  // uneven batches, one empty
+    hpa::data::BatchPlan p;
+    for (int64_t k = 0; k < (b == 3 ? 0 : 1 + 5 * b); ++k) p.positions.push_back((b * 37 + k * 11) % 1000);
+    p.global_size = static_cast<int64_t>(p.positions.size()) + 1;
+    return p;
+  };
+  for (int threads : {1, 2, 5}) {
+    for (int ahead : {1, 3}) {
+      hpa::data::LoaderOptions options;
+      options.threads = threads;
+      options.batches_ahead = ahead;
+      hpa::data::BatchLoader loader(samples, 9, plan, 4, options);
+      hpa::data::Batch batch;
+      int64_t count = 0;
+      while (loader.next(batch)) {
+        const hpa::data::BatchPlan expected = plan(count);
+        ASSERT_EQ(batch.images.size(0), static_cast<int64_t>(expected.positions.size()));
+        EXPECT_EQ(batch.global_size, expected.global_size);
+        for (size_t k = 0; k < expected.positions.size(); ++k) {
+          EXPECT_EQ(batch.labels[static_cast<int64_t>(k)].item<int64_t>(), expected.positions[k] % 7);
+          EXPECT_FLOAT_EQ(batch.images[static_cast<int64_t>(k)][1][2][0].item<float>(),
+                          static_cast<float>(expected.positions[k] * 10 + 5) + 0.5f);
+        }
+        ++count;
+      }
+      EXPECT_EQ(count, 9) << threads << " threads";
+    }
+  }
+}
+
+TEST(Data, LoaderRethrowsAWorkersError) {
+  const CountingSamples samples(/*fail_at=*/12);
+  hpa::data::LoaderOptions options;
+  options.threads = 3;
+  hpa::data::BatchLoader loader(
+      samples, 4,
+      [](int64_t b) {
+        hpa::data::BatchPlan p{{b * 10, b * 10 + 1, b * 10 + 2}, 3};
+        return p;
       },
-      3);
-  EXPECT_TRUE(failing.next(batch));
-  EXPECT_THROW(failing.next(batch), hpa::Error);
+      0, options);
+  hpa::data::Batch batch;
+  EXPECT_TRUE(loader.next(batch));
+  try {
+    loader.next(batch);
+    FAIL() << "no error";
+  } catch (const hpa::Error& error) {
+    EXPECT_NE(std::string(error.what()).find("bad sample 12"), std::string::npos);
+  }
 }
 
 }  // namespace
@@ -234,14 +326,15 @@ TEST_F(IdxFiles, CifarBinaryFormatAndItsDefects) {
   for (int i = 1; i <= 5; ++i)
     write_raw("data_batch_" + std::to_string(i) + ".bin", record(i, i) + record(9, 200));
   write_raw("test_batch.bin", record(3, 7));
-  const hpa::data::Dataset dataset = hpa::data::load_dataset("cifar10", dir_.string());
-  EXPECT_EQ(dataset.train.images.sizes(), (std::vector<int64_t>{10, 3, 32, 32}));
-  EXPECT_EQ(dataset.train.labels[2].item<int64_t>(), 2);
-  EXPECT_EQ(dataset.train.images[3][2][31][31].item<uint8_t>(), 200);
-  EXPECT_EQ(dataset.num_classes, 10);
+  const auto dataset = hpa::data::load_cifar_dataset("cifar10", dir_.string());
+  const hpa::data::ImageSet& train = dataset->set(hpa::data::Part::train);
+  EXPECT_EQ(train.images.sizes(), (std::vector<int64_t>{10, 3, 32, 32}));
+  EXPECT_EQ(train.labels[2].item<int64_t>(), 2);
+  EXPECT_EQ(train.images[3][2][31][31].item<uint8_t>(), 200);
+  EXPECT_EQ(dataset->num_classes(), 10);
   const auto error_of_load = [&] {
     try {
-      hpa::data::load_dataset("cifar10", dir_.string());
+      hpa::data::load_dataset("cifar10", dir_.string(), {});
     } catch (const hpa::Error& error) {
       return std::string(error.what());
     }
@@ -256,9 +349,9 @@ TEST_F(IdxFiles, CifarBinaryFormatAndItsDefects) {
   // CIFAR-100: coarse then fine label; the fine one is used.
   write_raw("train.bin", "\x03" + record(42, 1));
   write_raw("test.bin", "\x01" + record(99, 1));
-  const hpa::data::Dataset hundred = hpa::data::load_dataset("cifar100", dir_.string());
-  EXPECT_EQ(hundred.train.labels[0].item<int64_t>(), 42);
-  EXPECT_EQ(hundred.num_classes, 100);
+  const auto hundred = hpa::data::load_cifar_dataset("cifar100", dir_.string());
+  EXPECT_EQ(hundred->set(hpa::data::Part::train).labels[0].item<int64_t>(), 42);
+  EXPECT_EQ(hundred->num_classes(), 100);
 }
 
 }  // namespace

@@ -1,0 +1,291 @@
+// JPEG and PNG decoding; see decode.hpp. Both libraries report errors by longjmp: each decoding
+// function creates every C++ object it needs before its setjmp, so a jump skips no destructor.
+#include "image/decode.hpp"
+
+#include "common/error.hpp"
+
+#include <png.h>
+
+#include <algorithm>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+// jpeglib.h needs size_t and FILE declared first.
+#include <jerror.h>
+#include <jpeglib.h>
+
+namespace hpa::image {
+namespace {
+
+// libjpeg-turbo widens a cropped row to whole iMCUs, but its fancy (smoothed) chroma upsampling
+// treats the edges of the crop as image edges: the outermost pixel can differ by a level or two
+// from a full decode. Decoding this margin around the wanted region keeps every wanted pixel equal.
+constexpr int kCropMarginPx = 2;
+
+const uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+bool is_jpeg(const uint8_t* data, size_t size) {
+  return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
+}
+bool is_png(const uint8_t* data, size_t size) { return size >= 8 && std::memcmp(data, kPngMagic, 8) == 0; }
+
+void check_region(const Rect& region, int width, int height) {
+  HPA_INTERNAL_CHECK(region.x >= 0 && region.y >= 0 && region.width > 0 && region.height > 0 &&
+                         region.x + region.width <= width && region.y + region.height <= height,
+                     "region " << region.x << "," << region.y << " " << region.width << "x" << region.height
+                               << " outside a " << width << "x" << height << " image");
+}
+
+// ---- JPEG ------------------------------------------------------------------------------------------
+
+struct JpegErrors {
+  jpeg_error_mgr manager;  // first member: libjpeg hands back a pointer to it
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  bool truncated;
+};
+
+void jpeg_fail(j_common_ptr info) {
+  auto* errors = reinterpret_cast<JpegErrors*>(info->err);
+  (*info->err->format_message)(info, errors->message);
+  std::longjmp(errors->jump, 1);
+}
+
+void jpeg_note(j_common_ptr info, int level) {
+  // Warnings (level -1) are ignored as PIL ignores them, except running out of data: PIL refuses a
+  // truncated file ("image file is truncated") where libjpeg would pad it with grey.
+  if (level == -1 && info->err->msg_code == JWRN_JPEG_EOF)
+    reinterpret_cast<JpegErrors*>(info->err)->truncated = true;
+}
+
+// PIL reads every CMYK JPEG as Adobe-inverted ("CMYK;I") and converts CMYK to RGB as
+// R = (255 - C) * (255 - K) / 255 with its rounding MULDIV255; in terms of the stored (inverted)
+// values c, k that is k - muldiv255(255 - c, k).
+inline uint8_t pil_cmyk_channel(unsigned stored_c, unsigned stored_k) {
+  const unsigned product = (255 - stored_c) * stored_k + 128;
+  return static_cast<uint8_t>(stored_k - (((product >> 8) + product) >> 8));
+}
+
+void copy_row(const JSAMPLE* row, int components, int first, int count, uint8_t* out) {
+  const JSAMPLE* in = row + static_cast<size_t>(first) * static_cast<size_t>(components);
+  if (components == 3) {
+    std::memcpy(out, in, static_cast<size_t>(count) * 3);
+    return;
+  }
+  for (int x = 0; x < count; ++x, in += 4, out += 3) {
+    out[0] = pil_cmyk_channel(in[0], in[3]);
+    out[1] = pil_cmyk_channel(in[1], in[3]);
+    out[2] = pil_cmyk_channel(in[2], in[3]);
+  }
+}
+
+Header jpeg_header(const uint8_t* data, size_t size) {
+  jpeg_decompress_struct info;
+  JpegErrors errors;
+  info.err = jpeg_std_error(&errors.manager);
+  errors.manager.error_exit = jpeg_fail;
+  errors.manager.emit_message = jpeg_note;
+  errors.truncated = false;
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&info);
+    HPA_FAIL("corrupt JPEG header: " << errors.message);
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&info, TRUE);
+  Header header;
+  header.format = Format::jpeg;
+  header.width = static_cast<int>(info.image_width);
+  header.height = static_cast<int>(info.image_height);
+  header.components = info.num_components;
+  header.progressive = info.progressive_mode != 0;
+  jpeg_destroy_decompress(&info);
+  return header;
+}
+
+// Decodes `region` at 1/scale; `whole` also reads to the end of the stream (the hpa-pack check).
+void jpeg_decode(const uint8_t* data, size_t size, const Rect& region, int scale, bool whole, RgbImage& out) {
+  jpeg_decompress_struct info;
+  JpegErrors errors;
+  std::vector<JSAMPLE> row;
+  info.err = jpeg_std_error(&errors.manager);
+  errors.manager.error_exit = jpeg_fail;
+  errors.manager.emit_message = jpeg_note;
+  errors.truncated = false;
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&info);
+    HPA_FAIL("corrupt JPEG data: " << errors.message);
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&info, TRUE);
+  const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+  info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;  // libjpeg-turbo turns grey into RGB by replication
+  info.scale_num = 1;
+  info.scale_denom = static_cast<unsigned>(scale);
+  jpeg_start_decompress(&info);
+  const int width = static_cast<int>(info.output_width), height = static_cast<int>(info.output_height);
+  const int components = info.output_components;
+  if (region.x < 0 || region.y < 0 || region.width <= 0 || region.height <= 0 ||
+      region.x + region.width > width || region.y + region.height > height) {
+    jpeg_destroy_decompress(&info);
+    check_region(region, width, height);
+  }
+  // Crop with a margin (see kCropMarginPx); libjpeg widens the crop further to iMCU boundaries.
+  JDIMENSION crop_x = static_cast<JDIMENSION>(std::max(0, region.x - kCropMarginPx));
+  JDIMENSION crop_width =
+      static_cast<JDIMENSION>(std::min(width, region.x + region.width + kCropMarginPx)) - crop_x;
+  if (crop_width < info.output_width) jpeg_crop_scanline(&info, &crop_x, &crop_width);
+  const int first_row = std::max(0, region.y - kCropMarginPx);
+  if (first_row > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(first_row));
+  row.resize(static_cast<size_t>(crop_width) * static_cast<size_t>(components));
+  out.width = region.width;
+  out.height = region.height;
+  out.pixels.resize(static_cast<size_t>(region.width) * static_cast<size_t>(region.height) * 3);
+  const int column = region.x - static_cast<int>(crop_x);
+  const int end_row = whole ? height : region.y + region.height;
+  for (int y = first_row; y < end_row && !errors.truncated; ++y) {
+    JSAMPROW pointer = row.data();
+    jpeg_read_scanlines(&info, &pointer, 1);
+    if (y >= region.y && y < region.y + region.height)
+      copy_row(row.data(), components, column, region.width,
+               out.pixels.data() + static_cast<size_t>(y - region.y) * static_cast<size_t>(region.width) * 3);
+  }
+  if (whole && !errors.truncated) jpeg_finish_decompress(&info);
+  const bool truncated = errors.truncated;
+  jpeg_destroy_decompress(&info);
+  HPA_REQUIRE(!truncated, "truncated JPEG: the data ends before the image does");
+}
+
+// ---- PNG -------------------------------------------------------------------------------------------
+
+struct PngSource {
+  const uint8_t* data;
+  size_t size, position;
+  char message[256];
+};
+
+void png_read_bytes(png_structp png, png_bytep out, png_size_t length) {
+  auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (length > source->size - source->position)
+    png_error(png, "truncated PNG: the data ends before the image does");
+  std::memcpy(out, source->data + source->position, length);
+  source->position += length;
+}
+
+void png_fail(png_structp png, png_const_charp message) {
+  auto* source = static_cast<PngSource*>(png_get_error_ptr(png));
+  std::snprintf(source->message, sizeof source->message, "%s", message);
+  png_longjmp(png, 1);
+}
+
+void png_ignore_warning(png_structp, png_const_charp) {}
+
+// Header only (`region` null) or a decode of `region` (`whole`: every row and the end chunks).
+Header png_decode(const uint8_t* data, size_t size, const Rect* region, bool whole, RgbImage* out) {
+  PngSource source{data, size, 0, {0}};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &source, png_fail, png_ignore_warning);
+  HPA_REQUIRE(png, "out of memory creating a PNG reader");
+  png_infop info = png_create_info_struct(png);
+  std::vector<uint8_t> image;
+  std::vector<png_bytep> rows;
+  if (!info) {
+    png_destroy_read_struct(&png, nullptr, nullptr);
+    HPA_FAIL("out of memory creating a PNG reader");
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    HPA_FAIL("corrupt PNG: " << source.message);
+  }
+  png_set_read_fn(png, &source, png_read_bytes);
+  png_read_info(png, info);
+  Header header;
+  header.format = Format::png;
+  header.width = static_cast<int>(png_get_image_width(png, info));
+  header.height = static_cast<int>(png_get_image_height(png, info));
+  header.components = png_get_channels(png, info);
+  header.progressive = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
+  if (!region) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return header;
+  }
+  // convert("RGB") as PIL does it: palette expanded, grey replicated, 16 bits to their high byte,
+  // alpha and tRNS transparency dropped, no gamma correction.
+  const int color_type = png_get_color_type(png, info), bit_depth = png_get_bit_depth(png, info);
+  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (bit_depth == 16) png_set_strip_16(png);
+  if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  HPA_INTERNAL_CHECK(png_get_rowbytes(png, info) == static_cast<size_t>(header.width) * 3, "PNG row size");
+  const size_t stride = static_cast<size_t>(header.width) * 3;
+  out->width = region->width;
+  out->height = region->height;
+  out->pixels.resize(static_cast<size_t>(region->width) * static_cast<size_t>(region->height) * 3);
+  const auto copy = [&](const uint8_t* row, int y) {
+    std::memcpy(
+        out->pixels.data() + static_cast<size_t>(y - region->y) * static_cast<size_t>(region->width) * 3,
+        row + static_cast<size_t>(region->x) * 3, static_cast<size_t>(region->width) * 3);
+  };
+  if (passes > 1) {  // interlaced: every pass touches every row, so the whole image is read
+    image.resize(stride * static_cast<size_t>(header.height));
+    rows.resize(static_cast<size_t>(header.height));
+    for (int y = 0; y < header.height; ++y)
+      rows[static_cast<size_t>(y)] = image.data() + stride * static_cast<size_t>(y);
+    png_read_image(png, rows.data());
+    for (int y = region->y; y < region->y + region->height; ++y) copy(rows[static_cast<size_t>(y)], y);
+  } else {
+    image.resize(stride);
+    const int end_row = whole ? header.height : region->y + region->height;
+    for (int y = 0; y < end_row; ++y) {
+      png_read_row(png, image.data(), nullptr);
+      if (y >= region->y && y < region->y + region->height) copy(image.data(), y);
+    }
+  }
+  if (whole) png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return header;
+}
+
+}  // namespace
+
+const char* format_name(Format format) { return format == Format::png ? "PNG" : "JPEG"; }
+
+Header read_header(const uint8_t* data, size_t size) {
+  HPA_REQUIRE(size > 0, "empty file (0 bytes)");
+  if (is_jpeg(data, size)) return jpeg_header(data, size);
+  if (is_png(data, size)) return png_decode(data, size, nullptr, false, nullptr);
+  char start[32];
+  std::snprintf(start, sizeof start, "%02x %02x %02x %02x", data[0], size > 1 ? data[1] : 0,
+                size > 2 ? data[2] : 0, size > 3 ? data[3] : 0);
+  HPA_FAIL("not a JPEG or PNG image (it starts with bytes " << start << ")");
+}
+
+void decode_region(const uint8_t* data, size_t size, const Rect& region, int scale_denominator,
+                   RgbImage& out) {
+  HPA_INTERNAL_CHECK(
+      scale_denominator == 1 || scale_denominator == 2 || scale_denominator == 4 || scale_denominator == 8,
+      "DCT scale 1/" << scale_denominator);
+  if (is_jpeg(data, size)) return jpeg_decode(data, size, region, scale_denominator, false, out);
+  HPA_INTERNAL_CHECK(scale_denominator == 1, "PNG cannot be DCT-scaled");
+  const Header header = read_header(data, size);
+  check_region(region, header.width, header.height);
+  png_decode(data, size, &region, false, &out);
+}
+
+RgbImage decode_full(const uint8_t* data, size_t size) {
+  const Header header = read_header(data, size);
+  RgbImage out;
+  const Rect all{0, 0, header.width, header.height};
+  if (header.format == Format::jpeg)
+    jpeg_decode(data, size, all, 1, true, out);
+  else
+    png_decode(data, size, &all, true, &out);
+  return out;
+}
+
+}  // namespace hpa::image

@@ -1,0 +1,234 @@
+// The packing job; see packer.hpp. Workers claim files in listing order within a bounded window;
+// the calling thread writes finished results strictly in order, so the pack is the same for any
+// thread count.
+#include "pack/packer.hpp"
+
+#include "common/build_info.hpp"
+#include "common/error.hpp"
+#include "image/decode.hpp"
+#include "image/encode.hpp"
+#include "image/resample.hpp"
+#include "pack/image_folder.hpp"
+#include "store/image_pack.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace hpa::pack {
+namespace {
+
+namespace fs = std::filesystem;
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string duration_text(double seconds) {
+  const int64_t total = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
+  std::ostringstream out;
+  if (total >= 3600)
+    out << total / 3600 << "h" << std::setw(2) << std::setfill('0') << (total % 3600) / 60 << "m";
+  else if (total >= 60)
+    out << total / 60 << "m" << std::setw(2) << std::setfill('0') << total % 60 << "s";
+  else
+    out << total << "s";
+  return out.str();
+}
+
+struct Result {
+  bool ready = false;
+  std::string error;  // non-empty: the file is bad
+  std::vector<uint8_t> bytes;
+  store::PackedImage image;
+};
+
+// Reads, checks and (with max_side) re-encodes one file.
+void process(const fs::path& root, const SourceFile& file, const PackOptions& options, Result& result) {
+  const std::string path = (root / file.relative_path).string();
+  std::ifstream in(path, std::ios::binary);
+  HPA_REQUIRE(in, "cannot open for reading");
+  result.bytes.resize(file.size_bytes);
+  in.read(reinterpret_cast<char*>(result.bytes.data()), static_cast<std::streamsize>(file.size_bytes));
+  HPA_REQUIRE(in.gcount() == static_cast<std::streamsize>(file.size_bytes), "read failed");
+  HPA_REQUIRE(file.decodable,
+              "unsupported image type " << extension_of(file.relative_path) << " (hpa decodes JPEG and PNG)");
+  const image::Header header = image::read_header(result.bytes.data(), result.bytes.size());
+  image::RgbImage pixels = image::decode_full(result.bytes.data(), result.bytes.size());
+  result.image.path = file.relative_path;
+  result.image.label = file.label;
+  result.image.height = header.height;
+  result.image.width = header.width;
+  result.image.format = static_cast<uint8_t>(header.format);
+  result.image.components = static_cast<uint8_t>(header.components);
+  const int longer = std::max(header.width, header.height);
+  if (options.max_side > 0 && longer > options.max_side) {  // FFCV-style: smaller files, same aspect
+    const double factor = static_cast<double>(options.max_side) / longer;
+    const int width = std::max(1, static_cast<int>(std::lround(header.width * factor)));
+    const int height = std::max(1, static_cast<int>(std::lround(header.height * factor)));
+    image::RgbImage resized;
+    resized.width = width;
+    resized.height = height;
+    resized.pixels.resize(static_cast<size_t>(width) * static_cast<size_t>(height) * 3);
+    std::vector<uint8_t> scratch;
+    image::resample_rgb(pixels.pixels.data(), static_cast<size_t>(header.width) * 3,
+                        image::make_axis(header.width, 0, header.width, width, 0, width),
+                        image::make_axis(header.height, 0, header.height, height, 0, height),
+                        resized.pixels.data(), scratch);
+    result.bytes = image::encode_jpeg(resized, static_cast<int>(options.quality));
+    result.image.height = height;
+    result.image.width = width;
+    result.image.format = static_cast<uint8_t>(image::Format::jpeg);
+    result.image.components = 3;
+  }
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+}  // namespace
+
+void pack_images(const PackOptions& options, std::ostream& log) {
+  HPA_REQUIRE(!options.out.empty(), "--out is required: the pack file to write");
+  HPA_REQUIRE(options.overwrite || !fs::exists(options.out),
+              "--out " << options.out << " already exists (pass --overwrite to replace it)");
+  HPA_REQUIRE(options.val_solution.empty() || !options.classes_from.empty(),
+              "--val-solution needs --classes-from TRAIN.h5 (the class indices of the training pack)");
+  HPA_REQUIRE(options.max_side >= 0, "--max-side must be >= 0, got " << options.max_side);
+  HPA_REQUIRE(options.quality >= 1 && options.quality <= 100,
+              "--quality must be in 1..100, got " << options.quality);
+  HPA_REQUIRE(options.threads >= 0, "--threads must be >= 0, got " << options.threads);
+  const std::string out_folder = fs::path(options.out).parent_path().string();
+  HPA_REQUIRE(out_folder.empty() || fs::is_directory(out_folder),
+              "--out " << options.out << ": no folder " << out_folder);
+
+  std::vector<std::string> classes;
+  if (!options.classes_from.empty()) classes = store::ImagePack::open(options.classes_from)->classes();
+  const Listing listing = options.val_solution.empty()
+                              ? list_image_folder(options.source, classes)
+                              : list_validation_folder(options.source, options.val_solution, classes);
+  const int64_t total = static_cast<int64_t>(listing.files.size());
+  HPA_REQUIRE(total > 0, options.source << ": no image files to pack");
+  const int threads = options.threads > 0
+                          ? static_cast<int>(options.threads)
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  log << "hpa-pack: " << total << " images (" << std::fixed << std::setprecision(1)
+      << listing.total_bytes / 1e6 << " MB) in " << listing.classes.size() << " classes from "
+      << options.source << ", " << listing.ignored_files << " other file(s) left out; " << threads
+      << " thread(s)" << std::endl;
+
+  store::ImagePackWriter writer(options.out);
+  const fs::path root(options.source);
+  const int64_t window = 4 * static_cast<int64_t>(threads);
+  std::vector<Result> results(static_cast<size_t>(window));
+  std::mutex mutex;
+  std::condition_variable changed;
+  int64_t next_claim = 0, written = 0;
+  bool stop = false;
+  const auto work = [&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (true) {
+      changed.wait(lock, [&] { return stop || next_claim == total || next_claim < written + window; });
+      if (stop || next_claim == total) return;
+      const int64_t index = next_claim++;
+      lock.unlock();
+      Result result;
+      try {
+        process(root, listing.files[static_cast<size_t>(index)], options, result);
+      } catch (const Error& error) {
+        result.error = error.what();
+      }
+      result.ready = true;
+      lock.lock();
+      results[static_cast<size_t>(index % window)] = std::move(result);
+      changed.notify_all();
+    }
+  };
+  struct Joiner {  // stops and joins the workers however this function is left
+    std::vector<std::thread> workers;
+    std::function<void()> stop;
+    ~Joiner() {
+      stop();
+      for (std::thread& worker : workers) worker.join();
+    }
+  } joiner;
+  joiner.stop = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    stop = true;
+    changed.notify_all();
+  };
+  for (int t = 0; t < threads; ++t) joiner.workers.emplace_back(work);
+
+  const double start = now_s();
+  double last_progress = start;
+  uint64_t bytes_read = 0;
+  std::vector<std::string> skipped;
+  for (int64_t index = 0; index < total; ++index) {
+    Result result;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      Result& slot = results[static_cast<size_t>(index % window)];
+      changed.wait(lock, [&] { return slot.ready; });
+      result = std::move(slot);
+      slot = Result();
+      written = index + 1;
+      changed.notify_all();
+    }
+    const SourceFile& file = listing.files[static_cast<size_t>(index)];
+    bytes_read += file.size_bytes;
+    const std::string path = (root / file.relative_path).string();
+    if (!result.error.empty()) {
+      HPA_REQUIRE(options.skip_bad, path << ": " << result.error
+                                         << " (nothing was written; --skip-bad leaves such "
+                                            "files out)");
+      writer.record_skipped(file.relative_path, result.error);
+      skipped.push_back(path + ": " + result.error);
+    } else {
+      writer.append(result.image, result.bytes.data(), result.bytes.size());
+    }
+    const double now = now_s();
+    if (now - last_progress >= options.progress_seconds) {
+      last_progress = now;
+      const double rate = static_cast<double>(index + 1) / (now - start);
+      log << "hpa-pack: " << index + 1 << "/" << total << " files, " << std::setprecision(0) << rate
+          << " files/s, " << std::setprecision(1) << bytes_read / 1e6 / (now - start) << " MB/s, ETA "
+          << duration_text(static_cast<double>(total - index - 1) / rate) << std::endl;
+    }
+  }
+  store::PackAttributes attributes;
+  attributes.strings["source"] = fs::absolute(options.source).lexically_normal().string();
+  attributes.strings["kind"] = options.val_solution.empty() ? "image-folder" : "validation-solution";
+  attributes.strings["val_solution"] = options.val_solution;
+  attributes.strings["classes_from"] = options.classes_from;
+  attributes.strings["created"] = utc_now();
+  attributes.strings["hpa_version"] = build_info::hpa_version;
+  attributes.strings["config"] = options.config_text;
+  attributes.integers["max_side"] = options.max_side;
+  attributes.integers["reencode_quality"] = options.max_side > 0 ? options.quality : 0;
+  attributes.integers["num_ignored_files"] = listing.ignored_files;
+  writer.commit(listing.classes, attributes);
+  const double elapsed = now_s() - start;
+  log << "hpa-pack: packed " << writer.num_images() << " images (" << std::setprecision(1)
+      << writer.num_bytes() / 1e6 << " MB) of " << listing.classes.size() << " classes into " << options.out
+      << " in " << duration_text(elapsed) << ": " << std::setprecision(0) << total / elapsed << " files/s, "
+      << std::setprecision(1) << bytes_read / 1e6 / elapsed << " MB/s read; " << skipped.size()
+      << " bad file(s) skipped, " << listing.ignored_files << " non-image file(s) left out" << std::endl;
+  for (size_t k = 0; k < skipped.size() && k < 20; ++k) log << "  skipped " << skipped[k] << "\n";
+  if (skipped.size() > 20)
+    log << "  ... and " << skipped.size() - 20 << " more (all in the pack's skipped/paths)\n";
+}
+
+}  // namespace hpa::pack
