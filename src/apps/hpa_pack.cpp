@@ -41,8 +41,8 @@ int run(int argc, char** argv) {
   std::string show_pack;
   po::options_description showing("showing a packed sample");
   showing.add_options()("show", po::value(&show_pack)->default_value(""),
-                        "PACK.h5: write sample --index after --transform to --png instead of packing")(
-      "index", po::value(&show.index)->default_value(show.index), "sample index in the pack")(
+                        "PACK.h5: write sample(s) --index after --transform to --png instead of packing")(
+      "index", po::value(&show.indices)->default_value(""), "sample index in the pack, or a list and ranges")(
       "transform", po::value(&show.transform)->default_value(show.transform),
       "eval (Resize + CenterCrop) or train (RandomResizedCrop + flip)")(
       "seed", po::value(&show.seed)->default_value(show.seed), "train: the seed whose draws to show")(
@@ -61,7 +61,8 @@ int run(int argc, char** argv) {
     std::cout << hpa::cli::help_text(
         "hpa-pack SRC --out FILE.h5 [options]\n"
         "       hpa-pack VAL_DIR --val-solution LOC_val_solution.csv --classes-from TRAIN.h5 --out val.h5\n"
-        "       hpa-pack --show FILE.h5 --index I --transform eval|train [--seed S --epoch E] --png OUT.png",
+        "       hpa-pack --show FILE.h5 --index I --transform eval|train [--seed S --epoch E] --png OUT.png\n"
+        "       hpa-pack --show FILE.h5 --index 0-9 ... --png 'out/sample_{index}.png'",
         "Packs an ImageFolder tree (SRC/<class>/<image>; classes are the sorted folder names, as "
         "torchvision's\n"
         "ImageFolder) into one HDF5 file: every image's encoded bytes back to back, with per-sample offset,\n"
@@ -73,6 +74,7 @@ int run(int argc, char** argv) {
   }
   if (!show_pack.empty()) {
     HPA_REQUIRE(pack.source.empty() && pack.out.empty(), "--show does not pack: drop SOURCE and --out");
+    HPA_REQUIRE(!show.indices.empty(), "--show needs --index");
     show.pack = show_pack;
     hpa::pack::show_sample(show, std::cout);
     return 0;

@@ -2,8 +2,8 @@
 // train = RandomResizedCrop(size, scale, ratio) + RandomHorizontalFlip, eval = Resize(resize) +
 // CenterCrop(size). Each draw comes from a keyed random word, so a sample's crop depends only on
 // (seed, epoch, sample). Only the part of the image the output needs is decoded, and JPEGs are
-// DCT-scaled when the crop is at least twice the output size (train) or the resize at least halves
-// the image (eval): option `dct_scaling`. Output: uint8 RGB, height x width x 3, flip applied.
+// DCT-scaled by 1/2, 1/4 or 1/8 when the crop (train) or the image (eval) stays at least twice the
+// size the resize then makes of it: option `dct_scaling`. Output: uint8 RGB, height x width x 3, flip applied.
 #pragma once
 
 #include "image/decode.hpp"

@@ -75,8 +75,9 @@ def main():
     solution = ["ImageId,PredictionString"]
     val_index = 0
     for c, synset in enumerate(synsets):
-        photo = Image.open(paths[c]).convert("RGB")
-        photo.draft("RGB", (photo.size[0] // 2, photo.size[1] // 2))  # faster crops of big photos
+        photo = Image.open(paths[c])
+        photo.draft("RGB", (photo.size[0] // 2, photo.size[1] // 2))  # decoded at half size: faster
+        photo = photo.convert("RGB")
         class_dir = os.path.join(train_dir, synset)
         os.makedirs(class_dir, exist_ok=True)
         for k in range(args.train_per_class):
@@ -106,6 +107,7 @@ def main():
             "elongated_wide": (a, "quirk_wide.JPEG", lambda p: save_jpeg(view(shape=(1500, 41)), p, rng)),
             "elongated_tall": (b, "quirk_tall.JPEG", lambda p: save_jpeg(view(shape=(33, 900)), p, rng)),
             "large": (a, "quirk_large.JPEG", lambda p: save_jpeg(view(shape=(1400, 1050)), p, rng)),
+            "huge": (b, "quirk_huge.JPEG", lambda p: save_jpeg(view(shape=(2400, 1800)), p, rng)),
             "nested": (os.path.join(b, "sub"), "quirk_nested.JPEG", lambda p: save_jpeg(view(), p, rng)),
         }
         for name, (folder, file_name, write) in cases.items():
