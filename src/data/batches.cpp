@@ -38,6 +38,7 @@ BatchLoader::BatchLoader(const SampleSet& samples, int64_t num_batches,
       sample_floats_(product(samples.sample_shape())),
       slots_(static_cast<size_t>(std::max(1, options.batches_ahead))) {
   HPA_INTERNAL_CHECK(options.threads >= 1, "loader threads " << options.threads);
+  open_batches();
   for (int t = 0; t < options.threads; ++t) workers_.emplace_back([this] { work(); });
 }
 
@@ -48,6 +49,32 @@ BatchLoader::~BatchLoader() {
   }
   work_changed_.notify_all();
   for (std::thread& worker : workers_) worker.join();
+}
+
+// Sets up the slots of the batches that may be filled now. Called by the consumer's thread only
+// (with the lock held once workers run): batch memory is then allocated and freed by one thread,
+// which keeps glibc from spreading it over the workers' arenas (measured: peak memory grew by
+// ~35 MB over 140 steps when workers allocated the batches).
+void BatchLoader::open_batches() {
+  while (opened_ < num_batches_ && opened_ < consumed_ + static_cast<int64_t>(slots_.size())) {
+    Slot& next = slot(opened_);
+    BatchPlan plan = plan_(opened_);
+    const int64_t size = static_cast<int64_t>(plan.positions.size());
+    std::vector<int64_t> shape = samples_.sample_shape();
+    shape.insert(shape.begin(), size);
+    next.data.images =
+        at::empty(shape, at::TensorOptions().dtype(at::kFloat).pinned_memory(options_.pin_memory));
+    next.data.labels =
+        at::empty({size}, at::TensorOptions().dtype(at::kLong).pinned_memory(options_.pin_memory));
+    int64_t* labels = next.data.labels.data_ptr<int64_t>();
+    for (int64_t k = 0; k < size; ++k) labels[k] = samples_.label(plan.positions[static_cast<size_t>(k)]);
+    next.data.global_size = plan.global_size;
+    next.positions = std::move(plan.positions);
+    next.claimed = 0;
+    next.remaining = size;
+    next.batch = opened_++;
+  }
+  work_changed_.notify_all();
 }
 
 void BatchLoader::work() {
@@ -77,25 +104,6 @@ void BatchLoader::work() {
       }
       lock.lock();
       if ((current.remaining -= count) == 0) batch_done_.notify_all();
-    } else if (opened_ < num_batches_ && opened_ < consumed_ + static_cast<int64_t>(slots_.size())) {
-      Slot& next = slot(opened_);
-      BatchPlan plan = plan_(opened_);
-      const int64_t size = static_cast<int64_t>(plan.positions.size());
-      std::vector<int64_t> shape = samples_.sample_shape();
-      shape.insert(shape.begin(), size);
-      next.data.images =
-          at::empty(shape, at::TensorOptions().dtype(at::kFloat).pinned_memory(options_.pin_memory));
-      next.data.labels =
-          at::empty({size}, at::TensorOptions().dtype(at::kLong).pinned_memory(options_.pin_memory));
-      int64_t* labels = next.data.labels.data_ptr<int64_t>();
-      for (int64_t k = 0; k < size; ++k) labels[k] = samples_.label(plan.positions[static_cast<size_t>(k)]);
-      next.data.global_size = plan.global_size;
-      next.positions = std::move(plan.positions);
-      next.claimed = 0;
-      next.remaining = size;
-      next.batch = opened_++;
-      if (size == 0) batch_done_.notify_all();
-      work_changed_.notify_all();
     } else if (opened_ == num_batches_) {
       return;  // every sample is claimed
     } else {
@@ -121,7 +129,7 @@ bool BatchLoader::next(Batch& batch) {
   ready.data = Batch();
   ready.batch = -1;
   ++consumed_;
-  work_changed_.notify_all();
+  open_batches();
   return true;
 }
 

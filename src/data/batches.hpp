@@ -58,6 +58,7 @@ class BatchLoader {
     std::vector<int64_t> positions;
     int64_t claimed = 0, remaining = 0;
   };
+  void open_batches();
   void work();
   Slot& slot(int64_t batch) {
     return slots_[static_cast<size_t>(batch % static_cast<int64_t>(slots_.size()))];

@@ -130,7 +130,7 @@ void pack_images(const PackOptions& options, std::ostream& log) {
       << options.source << ", " << listing.ignored_files << " other file(s) left out; " << threads
       << " thread(s)" << std::endl;
 
-  store::ImagePackWriter writer(options.out);
+  store::ImagePackWriter writer(options.out, listing.total_bytes);
   const fs::path root(options.source);
   const int64_t window = 4 * static_cast<int64_t>(threads);
   std::vector<Result> results(static_cast<size_t>(window));

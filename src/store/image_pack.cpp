@@ -16,9 +16,14 @@
 namespace hpa::store {
 namespace {
 
-// Bytes per HDF5 chunk of `data`: large enough that the chunk index stays small (about 9,000
-// chunks for ImageNet's 140 GB), small enough that the unused tail of the last one does not matter.
-constexpr hsize_t kChunkBytes = hsize_t{16} << 20;
+// Bytes per HDF5 chunk of `data`: at most 16 MiB, large enough that the chunk index stays small
+// (about 9,000 chunks for ImageNet's 140 GB); smaller packs get chunks of about an eighth of their
+// size (at least 64 KiB), since HDF5 allocates the last chunk whole.
+hsize_t chunk_bytes_for(uint64_t expected_bytes) {
+  const hsize_t largest = hsize_t{16} << 20, smallest = hsize_t{64} << 10;
+  if (expected_bytes == 0) return largest;
+  return std::clamp<hsize_t>(expected_bytes / 8, smallest, largest);
+}
 
 herr_t collect_attribute(hid_t loc, const char* name, const H5A_info_t*, void* data) {
   auto* attributes = static_cast<PackAttributes*>(data);
@@ -63,19 +68,19 @@ struct ImagePackWriter::Files {
   h5::Handle file, data;
 };
 
-ImagePackWriter::ImagePackWriter(std::string path)
+ImagePackWriter::ImagePackWriter(std::string path, uint64_t expected_bytes)
     : files_(std::make_unique<Files>()), path_(std::move(path)), temporary_(temporary_path_for(path_)) {
   h5::silence_hdf5_errors();        // failures become one-line errors, not printed HDF5 stacks
   std::remove(temporary_.c_str());  // a killed earlier writer's leftover
   files_->file = h5::create_file(temporary_);
   h5::Handle dcpl = h5::make_plist(H5P_DATASET_CREATE);
-  const hsize_t chunk = kChunkBytes;
+  const hsize_t chunk = chunk_bytes_for(expected_bytes);
   HPA_H5_CHECK(H5Pset_chunk(dcpl.get(), 1, &chunk), temporary_);
   HPA_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), temporary_);  // every byte is written once
   const hsize_t initial = 0, unlimited = H5S_UNLIMITED;
   h5::Handle space(HPA_H5_CHECK(H5Screate_simple(1, &initial, &unlimited), temporary_), H5Sclose);
   files_->data = h5::create_dataset(files_->file.get(), "data", H5T_STD_U8LE, space.get(), dcpl.get());
-  chunk_.resize(kChunkBytes);
+  chunk_.resize(chunk);
 }
 
 ImagePackWriter::~ImagePackWriter() {

@@ -32,8 +32,10 @@ struct PackAttributes {
 
 class ImagePackWriter {
  public:
-  // Writes into `path`.tmp; nothing appears under `path` before commit().
-  explicit ImagePackWriter(std::string path);
+  // Writes into `path`.tmp; nothing appears under `path` before commit(). `expected_bytes` (about
+  // how many bytes will be appended, 0: unknown) sizes the HDF5 chunks, so a small pack is not
+  // padded to a whole large chunk.
+  explicit ImagePackWriter(std::string path, uint64_t expected_bytes = 0);
   ~ImagePackWriter();  // removes the temporary file unless committed
   ImagePackWriter(const ImagePackWriter&) = delete;
   ImagePackWriter& operator=(const ImagePackWriter&) = delete;
