@@ -76,6 +76,13 @@ with h5py.File(os.path.join(one, "reinit.h5"), "r") as g, h5py.File(os.path.join
                  "the grid's baseline differs from the training's test accuracy")
     checks.check((g["correct"][()] >= 0).all(), "grid cells missing")
 
+# Every committed ImageNet job is a complete, valid configuration (against the test packs).
+jobs_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "jobs")
+for config in sorted(c for c in os.listdir(jobs_dir) if c.endswith("_imagenet.cfg")):
+    r = run([train, "--config", os.path.join(jobs_dir, config), "--data-dir", packs, "--out",
+             os.path.join(work, "jobs_dry"), "--dry-run"])
+    checks.check(r.returncode == 0 and "configuration is valid" in r.stdout, f"jobs/{config}: {r.stderr}")
+
 # --- misuse ------------------------------------------------------------------------------------
 digest = tree_digest(one)
 no_val = os.path.join(work, "no_val")

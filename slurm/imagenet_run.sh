@@ -1,0 +1,27 @@
+# The body the ImageNet batch scripts share (sourced, not submitted): trains the job config
+# $config into HPA_RUN_DIR from the packs in HPA_PACK_DIR, one rank per GPU, then runs the
+# re-initialization grid over the same tasks. A resubmitted job continues both: hpa-train --resume
+# from the last checkpoint, the grid from RUN/reinit.h5.
+#   HPA_PACK_DIR   folder with train.h5 and val.h5 (hpa-pack; docs/imagenet.md)     required
+#   HPA_RUN_DIR    the run directory                                                 default runs/<job>
+#   HPA_DEVICE     cuda, or cpu on a cluster without GPUs (then submit with --gpus-per-task=0)
+#   HPA_GRID_EPOCHS  the reset epochs of the grid                                    default per job
+#   HPA_GRID_RERANDOMIZE  re-draws from the init distribution per layer              default 3
+#   HPA_EXTRA, HPA_GRID_EXTRA   more options for hpa-train and hpa-reinit-grid
+#   HPA_BUILD_DIR  the build to run                                                  default build/release
+set -euo pipefail
+cd "${SLURM_SUBMIT_DIR:-.}"
+: "${HPA_PACK_DIR:?set HPA_PACK_DIR to the folder holding train.h5 and val.h5}"
+build=${HPA_BUILD_DIR:-build/release}
+run_dir=${HPA_RUN_DIR:-runs/$job}
+mode=()
+[[ -f "$run_dir/run.h5" ]] && mode=(--resume)
+echo "$job: packs $HPA_PACK_DIR, run $run_dir, device ${HPA_DEVICE:-cuda}, $SLURM_NTASKS task(s) ${mode[*]}"
+# Each task sees its node's GPUs and takes local_rank % GPUs; decoding threads = --cpus-per-task.
+# shellcheck disable=SC2086
+srun --mpi=pmix "$build/src/hpa-train" --config "jobs/$config" --data-dir "$HPA_PACK_DIR" \
+  --device "${HPA_DEVICE:-cuda}" --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
+# The grid evaluates on the CPU cores of the same tasks (its GPU path is not written yet).
+# shellcheck disable=SC2086
+srun --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" --epochs "${HPA_GRID_EPOCHS:-$grid_epochs}" \
+  --rerandomize "${HPA_GRID_RERANDOMIZE:-3}" ${HPA_GRID_EXTRA:-}
