@@ -51,6 +51,21 @@ BatchLoader::~BatchLoader() {
   for (std::thread& worker : workers_) worker.join();
 }
 
+// Batch images of `shape`, reusing the memory of an earlier batch nobody holds any more. Large
+// blocks come from mmap and are faulted in page by page on every use: for 256 ImageNet crops
+// (154 MB) that cost more than the decoding (measured 2.4 GB of page faults in 7,200 images).
+// Pinned memory is left to LibTorch's caching host allocator, which also waits for asynchronous
+// copies to the GPU before it hands a block out again.
+at::Tensor BatchLoader::batch_images(const std::vector<int64_t>& shape) {
+  const auto options = at::TensorOptions().dtype(at::kFloat).pinned_memory(options_.pin_memory);
+  if (options_.pin_memory) return at::empty(shape, options);
+  for (at::Tensor& spare : spare_images_)
+    if (spare.storage().use_count() == 1 && spare.sizes() == at::IntArrayRef(shape)) return spare;
+  at::Tensor images = at::empty(shape, options);
+  if (spare_images_.size() < slots_.size() + 2) spare_images_.push_back(images);
+  return images;
+}
+
 // Sets up the slots of the batches that may be filled now. Called by the consumer's thread only
 // (with the lock held once workers run): batch memory is then allocated and freed by one thread,
 // which keeps glibc from spreading it over the workers' arenas (measured: peak memory grew by
@@ -62,8 +77,7 @@ void BatchLoader::open_batches() {
     const int64_t size = static_cast<int64_t>(plan.positions.size());
     std::vector<int64_t> shape = samples_.sample_shape();
     shape.insert(shape.begin(), size);
-    next.data.images =
-        at::empty(shape, at::TensorOptions().dtype(at::kFloat).pinned_memory(options_.pin_memory));
+    next.data.images = batch_images(shape);
     next.data.labels =
         at::empty({size}, at::TensorOptions().dtype(at::kLong).pinned_memory(options_.pin_memory));
     int64_t* labels = next.data.labels.data_ptr<int64_t>();

@@ -59,6 +59,7 @@ class BatchLoader {
     int64_t claimed = 0, remaining = 0;
   };
   void open_batches();
+  at::Tensor batch_images(const std::vector<int64_t>& shape);
   void work();
   Slot& slot(int64_t batch) {
     return slots_[static_cast<size_t>(batch % static_cast<int64_t>(slots_.size()))];
@@ -71,8 +72,9 @@ class BatchLoader {
   const LoaderOptions options_;
   const int64_t sample_floats_;
   std::vector<Slot> slots_;
-  int64_t opened_ = 0;   // batches whose slot is set up
-  int64_t filling_ = 0;  // the oldest opened batch that still has unclaimed samples
+  std::vector<at::Tensor> spare_images_;  // batch memory to reuse once the consumer let go of it
+  int64_t opened_ = 0;                    // batches whose slot is set up
+  int64_t filling_ = 0;                   // the oldest opened batch that still has unclaimed samples
   int64_t consumed_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;

@@ -91,7 +91,8 @@ TransformGeometry resize_center_crop(int width, int height, const ImageTransform
 }
 
 TransformGeometry transform_image(const uint8_t* data, size_t bytes, const ImageTransform& t, uint64_t random,
-                                  TransformScratch& scratch, uint8_t* out) {
+                                  const image::ChannelNormalization& normalization, TransformScratch& scratch,
+                                  float* out) {
   const image::Header header = image::read_header(data, bytes);
   const bool scalable = t.dct_scaling && header.format == image::Format::jpeg;
   TransformGeometry g;
@@ -128,16 +129,10 @@ TransformGeometry transform_image(const uint8_t* data, size_t bytes, const Image
   const image::Rect region{origin_x + columns.first_input(), origin_y + rows.first_input(),
                            columns.end_input() - columns.first_input(),
                            rows.end_input() - rows.first_input()};
-  image::decode_region(data, bytes, region, g.scale_denominator, scratch.decoded);
-  image::resample_rgb(scratch.decoded.pixels.data(), static_cast<size_t>(region.width) * 3, columns, rows,
-                      out, scratch.intermediate);
-  if (g.flip) {
-    for (int y = 0; y < t.size; ++y) {
-      uint8_t* row = out + static_cast<size_t>(y) * static_cast<size_t>(t.size) * 3;
-      for (int left = 0, right = t.size - 1; left < right; ++left, --right)
-        std::swap_ranges(row + 3 * left, row + 3 * left + 3, row + 3 * right);
-    }
-  }
+  const image::RgbView view =
+      image::decode_region_view(data, bytes, region, g.scale_denominator, scratch.decoded);
+  image::resample_rgb_to_planes(view.pixels, view.stride_bytes, columns, rows, normalization, g.flip, out,
+                                scratch.intermediate);
   return g;
 }
 

@@ -3,10 +3,11 @@
 // CenterCrop(size). Each draw comes from a keyed random word, so a sample's crop depends only on
 // (seed, epoch, sample). Only the part of the image the output needs is decoded, and JPEGs are
 // DCT-scaled by 1/2, 1/4 or 1/8 when the crop (train) or the image (eval) stays at least twice the
-// size the resize then makes of it: option `dct_scaling`. Output: uint8 RGB, height x width x 3, flip applied.
+// size the resize then makes of it: option `dct_scaling`. Output: float planes (C, H, W), flip applied.
 #pragma once
 
 #include "image/decode.hpp"
+#include "image/resample.hpp"
 
 #include <cstdint>
 #include <vector>
@@ -47,8 +48,9 @@ struct TransformScratch {
   std::vector<uint8_t> intermediate;
 };
 
-// Decodes and transforms one encoded image into `out` (size x size x 3 bytes).
+// Decodes and transforms one encoded image into `out`: 3 x size x size floats, normalized.
 TransformGeometry transform_image(const uint8_t* data, size_t bytes, const ImageTransform& transform,
-                                  uint64_t random, TransformScratch& scratch, uint8_t* out);
+                                  uint64_t random, const image::ChannelNormalization& normalization,
+                                  TransformScratch& scratch, float* out);
 
 }  // namespace hpa::data

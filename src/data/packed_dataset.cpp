@@ -70,10 +70,10 @@ PackedSamples::PackedSamples(std::shared_ptr<const store::ImagePack> pack, std::
                              ImageTransform transform, const Normalization& normalization, uint64_t seed)
     : pack_(std::move(pack)), indices_(std::move(indices)), transform_(transform), seed_(seed) {
   HPA_INTERNAL_CHECK(normalization.mean.size() == 3, "packed images are RGB");
-  for (int c = 0; c < 3; ++c)
-    for (int v = 0; v < 256; ++v)  // ToTensor then Normalize, in float, as torchvision computes them
-      lookup_[c][v] = (static_cast<float>(v) / 255.0f - normalization.mean[static_cast<size_t>(c)]) /
-                      normalization.std[static_cast<size_t>(c)];
+  for (size_t c = 0; c < 3; ++c) {
+    normalization_.mean[c] = normalization.mean[c];
+    normalization_.std[c] = normalization.std[c];
+  }
   for (int64_t index : indices_)
     HPA_INTERNAL_CHECK(index >= 0 && index < pack_->size(), "pack sample " << index << " out of range");
 }
@@ -89,28 +89,20 @@ void PackedSamples::write_sample(int64_t position, uint64_t epoch, float* out) c
 TransformGeometry PackedSamples::write_sample_with_geometry(int64_t position, uint64_t epoch,
                                                             float* out) const {
   struct Buffers {
-    std::vector<uint8_t> encoded, pixels;
+    std::vector<uint8_t> encoded;
     TransformScratch scratch;
   };
   thread_local Buffers buffers;  // reused from sample to sample by each loader thread
   const int64_t index = indices_[static_cast<size_t>(position)];
-  const int64_t side = transform_.size, plane = side * side;
-  buffers.pixels.resize(static_cast<size_t>(plane) * 3);
   TransformGeometry geometry;
   try {
     pack_->read(index, buffers.encoded);
     const uint64_t random =
         keyed_random(seed_, epoch, static_cast<uint64_t>(index), RandomStream::augmentation);
     geometry = transform_image(buffers.encoded.data(), buffers.encoded.size(), transform_, random,
-                               buffers.scratch, buffers.pixels.data());
+                               normalization_, buffers.scratch, out);
   } catch (const Error& error) {
     HPA_FAIL(pack_->path() << ": sample " << index << ": " << error.what());
-  }
-  const uint8_t* pixel = buffers.pixels.data();
-  for (int64_t k = 0; k < plane; ++k, pixel += 3) {  // HWC uint8 to CHW float
-    out[k] = lookup_[0][pixel[0]];
-    out[plane + k] = lookup_[1][pixel[1]];
-    out[2 * plane + k] = lookup_[2][pixel[2]];
   }
   return geometry;
 }

@@ -51,7 +51,7 @@ class PackedSamples : public SampleSet {
   std::vector<int64_t> indices_;
   ImageTransform transform_;
   uint64_t seed_;
-  float lookup_[3][256];  // torchvision's (v / 255 - mean) / std in float, for every 8-bit value
+  image::ChannelNormalization normalization_;
 };
 
 }  // namespace hpa::data

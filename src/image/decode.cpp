@@ -68,12 +68,7 @@ inline uint8_t pil_cmyk_channel(unsigned stored_c, unsigned stored_k) {
   return static_cast<uint8_t>(stored_k - (((product >> 8) + product) >> 8));
 }
 
-void copy_row(const JSAMPLE* row, int components, int first, int count, uint8_t* out) {
-  const JSAMPLE* in = row + static_cast<size_t>(first) * static_cast<size_t>(components);
-  if (components == 3) {
-    std::memcpy(out, in, static_cast<size_t>(count) * 3);
-    return;
-  }
+void cmyk_to_rgb(const JSAMPLE* in, int count, uint8_t* out) {
   for (int x = 0; x < count; ++x, in += 4, out += 3) {
     out[0] = pil_cmyk_channel(in[0], in[3]);
     out[1] = pil_cmyk_channel(in[1], in[3]);
@@ -81,7 +76,41 @@ void copy_row(const JSAMPLE* row, int components, int first, int count, uint8_t*
   }
 }
 
+// The frame header (SOFn) found by walking the markers, without building a decompressor: most
+// of what a decode costs beyond the pixels. False when the walk does not find a usable one.
+bool scan_jpeg_frame(const uint8_t* data, size_t size, Header& header) {
+  size_t at = 2;  // after SOI
+  while (at + 4 <= size) {
+    if (data[at] != 0xFF) return false;
+    const uint8_t marker = data[at + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // markers without a length
+      at += 2;
+      continue;
+    }
+    const size_t length = static_cast<size_t>(data[at + 2]) << 8 | data[at + 3];
+    if (length < 2) return false;
+    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (frame) {
+      if (length < 8 || at + 10 > size) return false;
+      header.height = data[at + 5] << 8 | data[at + 6];
+      header.width = data[at + 7] << 8 | data[at + 8];
+      header.components = data[at + 9];
+      header.progressive = marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE;
+      return header.height > 0 && header.width > 0 && header.components > 0;  // height 0: defined later (DNL)
+    }
+    at += 2 + length;
+  }
+  return false;
+}
+
 Header jpeg_header(const uint8_t* data, size_t size) {
+  Header scanned;
+  scanned.format = Format::jpeg;
+  if (scan_jpeg_frame(data, size, scanned)) return scanned;
   jpeg_decompress_struct info;
   JpegErrors errors;
   info.err = jpeg_std_error(&errors.manager);
@@ -105,8 +134,11 @@ Header jpeg_header(const uint8_t* data, size_t size) {
   return header;
 }
 
-// Decodes `region` at 1/scale; `whole` also reads to the end of the stream (the hpa-pack check).
-void jpeg_decode(const uint8_t* data, size_t size, const Rect& region, int scale, bool whole, RgbImage& out) {
+// Decodes `region` at 1/scale into `out`; `whole` also reads to the end of the stream (the hpa-pack
+// check). Colour rows go straight into `out`, cropped only to libjpeg's iMCU boundaries; CMYK rows
+// are converted into a tight region. Returns where the region lies in `out`.
+RgbView jpeg_decode(const uint8_t* data, size_t size, const Rect& region, int scale, bool whole,
+                    RgbImage& out) {
   jpeg_decompress_struct info;
   JpegErrors errors;
   std::vector<JSAMPLE> row;
@@ -140,23 +172,26 @@ void jpeg_decode(const uint8_t* data, size_t size, const Rect& region, int scale
   if (crop_width < info.output_width) jpeg_crop_scanline(&info, &crop_x, &crop_width);
   const int first_row = std::max(0, region.y - kCropMarginPx);
   if (first_row > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(first_row));
-  row.resize(static_cast<size_t>(crop_width) * static_cast<size_t>(components));
-  out.width = region.width;
-  out.height = region.height;
-  out.pixels.resize(static_cast<size_t>(region.width) * static_cast<size_t>(region.height) * 3);
+  const size_t row_bytes = static_cast<size_t>(crop_width) * static_cast<size_t>(components);
+  row.resize(row_bytes);
   const int column = region.x - static_cast<int>(crop_x);
+  out.width = cmyk ? region.width : static_cast<int>(crop_width);
+  out.height = region.height;
+  const size_t stride = static_cast<size_t>(out.width) * 3;
+  out.pixels.resize(stride * static_cast<size_t>(region.height));
   const int end_row = whole ? height : region.y + region.height;
   for (int y = first_row; y < end_row && !errors.truncated; ++y) {
-    JSAMPROW pointer = row.data();
+    const bool wanted = y >= region.y && y < region.y + region.height;
+    uint8_t* target = out.pixels.data() + static_cast<size_t>(y - region.y) * stride;
+    JSAMPROW pointer = wanted && !cmyk ? target : row.data();
     jpeg_read_scanlines(&info, &pointer, 1);
-    if (y >= region.y && y < region.y + region.height)
-      copy_row(row.data(), components, column, region.width,
-               out.pixels.data() + static_cast<size_t>(y - region.y) * static_cast<size_t>(region.width) * 3);
+    if (wanted && cmyk) cmyk_to_rgb(row.data() + static_cast<size_t>(column) * 4, region.width, target);
   }
   if (whole && !errors.truncated) jpeg_finish_decompress(&info);
   const bool truncated = errors.truncated;
   jpeg_destroy_decompress(&info);
   HPA_REQUIRE(!truncated, "truncated JPEG: the data ends before the image does");
+  return {out.pixels.data() + (cmyk ? 0 : static_cast<size_t>(column) * 3), stride};
 }
 
 // ---- PNG -------------------------------------------------------------------------------------------
@@ -265,16 +300,30 @@ Header read_header(const uint8_t* data, size_t size) {
   HPA_FAIL("not a JPEG or PNG image (it starts with bytes " << start << ")");
 }
 
-void decode_region(const uint8_t* data, size_t size, const Rect& region, int scale_denominator,
-                   RgbImage& out) {
+RgbView decode_region_view(const uint8_t* data, size_t size, const Rect& region, int scale_denominator,
+                           RgbImage& buffer) {
   HPA_INTERNAL_CHECK(
       scale_denominator == 1 || scale_denominator == 2 || scale_denominator == 4 || scale_denominator == 8,
       "DCT scale 1/" << scale_denominator);
-  if (is_jpeg(data, size)) return jpeg_decode(data, size, region, scale_denominator, false, out);
+  if (is_jpeg(data, size)) return jpeg_decode(data, size, region, scale_denominator, false, buffer);
   HPA_INTERNAL_CHECK(scale_denominator == 1, "PNG cannot be DCT-scaled");
   const Header header = read_header(data, size);
   check_region(region, header.width, header.height);
-  png_decode(data, size, &region, false, &out);
+  png_decode(data, size, &region, false, &buffer);
+  return {buffer.pixels.data(), static_cast<size_t>(region.width) * 3};
+}
+
+void decode_region(const uint8_t* data, size_t size, const Rect& region, int scale_denominator,
+                   RgbImage& out) {
+  RgbImage buffer;
+  const RgbView view = decode_region_view(data, size, region, scale_denominator, buffer);
+  out.width = region.width;
+  out.height = region.height;
+  out.pixels.resize(static_cast<size_t>(region.width) * static_cast<size_t>(region.height) * 3);
+  for (int y = 0; y < region.height; ++y)
+    std::memcpy(out.pixels.data() + static_cast<size_t>(y) * static_cast<size_t>(region.width) * 3,
+                view.pixels + static_cast<size_t>(y) * view.stride_bytes,
+                static_cast<size_t>(region.width) * 3);
 }
 
 RgbImage decode_full(const uint8_t* data, size_t size) {
@@ -282,7 +331,7 @@ RgbImage decode_full(const uint8_t* data, size_t size) {
   RgbImage out;
   const Rect all{0, 0, header.width, header.height};
   if (header.format == Format::jpeg)
-    jpeg_decode(data, size, all, 1, true, out);
+    jpeg_decode(data, size, all, 1, true, out);  // no crop: `out` is exactly the image
   else
     png_decode(data, size, &all, true, &out);
   return out;

@@ -44,6 +44,17 @@ inline int scaled_side(int side, int denominator) { return (side + denominator -
 void decode_region(const uint8_t* data, size_t size, const Rect& region, int scale_denominator,
                    RgbImage& out);
 
+// Where decoded pixels lie: row r of the region starts at pixels + r * stride_bytes.
+struct RgbView {
+  const uint8_t* pixels = nullptr;
+  size_t stride_bytes = 0;
+};
+
+// decode_region without its final copy: JPEG rows are decoded straight into `buffer`, which may
+// hold more columns than the region (libjpeg crops to whole iMCUs); returns where the region is.
+RgbView decode_region_view(const uint8_t* data, size_t size, const Rect& region, int scale_denominator,
+                           RgbImage& buffer);
+
 // Decodes the whole image at full size: the check hpa-pack runs on every file.
 RgbImage decode_full(const uint8_t* data, size_t size);
 

@@ -31,4 +31,17 @@ ResampleAxis make_axis(int in_size, double in0, double in1, int out_size, int ou
 void resample_rgb(const uint8_t* source, size_t source_stride, const ResampleAxis& horizontal,
                   const ResampleAxis& vertical, uint8_t* out, std::vector<uint8_t>& scratch);
 
+// Per channel: a byte v becomes (v / 255 - mean) / std in float, exactly as torchvision's
+// ToTensor + Normalize compute it.
+struct ChannelNormalization {
+  float mean[3];
+  float std[3];
+};
+
+// The same resize written as three normalized float planes (C, H, W), mirrored left to right when
+// `mirror`: the loader's output without an intermediate 8-bit image.
+void resample_rgb_to_planes(const uint8_t* source, size_t source_stride, const ResampleAxis& horizontal,
+                            const ResampleAxis& vertical, const ChannelNormalization& normalization,
+                            bool mirror, float* out, std::vector<uint8_t>& scratch);
+
 }  // namespace hpa::image

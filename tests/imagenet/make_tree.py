@@ -10,7 +10,7 @@ grayscale JPEGs, a PNG file named .JPEG, progressive JPEGs, 4:4:4 chroma, images
 file) that packing must skip and count.
 
 usage: make_tree.py OUT [--classes 6] [--train-per-class 12] [--val-per-class 4] [--quirks]
-                        [--min-side 300 --max-side 500] [--seed 0]
+                        [--min-side 300 --max-side 500] [--quality 75 95] [--seed 0]
 prints a JSON summary (classes, counts, the quirk files) on stdout.
 """
 import argparse
@@ -47,8 +47,11 @@ def random_view(photo, rng, min_side, max_side, shape=None):
     return crop.resize(shape, Image.BILINEAR)
 
 
+QUALITY = [75, 95]
+
+
 def save_jpeg(image, path, rng, **extra):
-    options = {"quality": rng.randint(75, 95)}
+    options = {"quality": rng.randint(*QUALITY)}
     options.update(extra)
     image.save(path, "JPEG", **options)
 
@@ -62,8 +65,11 @@ def main():
     parser.add_argument("--quirks", action="store_true")
     parser.add_argument("--min-side", type=int, default=300)
     parser.add_argument("--max-side", type=int, default=500)
+    parser.add_argument("--quality", type=int, nargs=2, default=list(QUALITY), metavar=("LOW", "HIGH"),
+                        help="JPEG qualities drawn uniformly (ImageNet's Flickr files are mostly 90..96)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    QUALITY[:] = args.quality
     rng = random.Random(args.seed)
     paths = photographs()
     if args.classes > len(paths):

@@ -154,6 +154,33 @@ TEST(Image, ResampleOfEqualSizeIsTheIdentity) {
   }
 }
 
+TEST(Image, PlanarOutputIsTheResizedImageNormalizedAsTorchvision) {
+  const std::vector<uint8_t> jpeg = photo_jpeg(TJSAMP_420, false, 97, 75);
+  const hpa::image::RgbImage pixels = hpa::image::decode_full(jpeg.data(), jpeg.size());
+  const hpa::image::ChannelNormalization n{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+  for (int width : {37, 64}) {  // with and without a remainder after the 8-pixel steps
+    const auto columns = hpa::image::make_axis(97, 0, 97, width, 0, width);
+    const auto rows = hpa::image::make_axis(75, 0, 75, 30, 0, 30);
+    std::vector<uint8_t> rgb(static_cast<size_t>(width) * 30 * 3), scratch;
+    hpa::image::resample_rgb(pixels.pixels.data(), 97 * 3, columns, rows, rgb.data(), scratch);
+    for (bool mirror : {false, true}) {
+      std::vector<float> planes(rgb.size());
+      hpa::image::resample_rgb_to_planes(pixels.pixels.data(), 97 * 3, columns, rows, n, mirror,
+                                         planes.data(), scratch);
+      int differing = 0;
+      for (int y = 0; y < 30; ++y)
+        for (int x = 0; x < width; ++x)
+          for (int c = 0; c < 3; ++c) {  // ToTensor (v / 255) then Normalize ((t - mean) / std), in float
+            const float v = static_cast<float>(rgb[static_cast<size_t>((y * width + x) * 3 + c)]);
+            const float expected = (v / 255.0f - n.mean[c]) / n.std[c];
+            const int to = mirror ? width - 1 - x : x;
+            differing += planes[static_cast<size_t>((c * 30 + y) * width + to)] != expected;
+          }
+      EXPECT_EQ(differing, 0) << "width " << width << (mirror ? " mirrored" : "");
+    }
+  }
+}
+
 TEST(Transforms, ResizeCenterCropRoundsAsTorchvision) {
   const hpa::data::ImageTransform t;
   // 500x375: shorter side 375 -> 256, longer int(256 * 500 / 375) = 341; left round(58.5) = 58 (half to
