@@ -3,8 +3,8 @@
 # from Debian's mate-backgrounds photographs (tests/imagenet/make_tree.py: ImageNet-like sizes,
 # longer side 375..500, JPEG quality 90..96):
 #  1. hpa-pack's MB/s against `cat` of the same files (page cache warm for both);
-#  2. images/s of hpa's training input (read + decode + RandomResizedCrop + flip + normalize into
-#     float batches; bench_image_pipeline) against torchvision ImageFolder + PIL + DataLoader on
+#  2. images/s (after a 2 s warm-up, as in a long training run) of hpa's training input (read +
+#     decode + RandomResizedCrop + flip + normalize into float batches; bench_image_pipeline) against torchvision ImageFolder + PIL + DataLoader on
 #     the same files with the same cores (1 core: num_workers=0; N cores: N workers), and against
 #     a plain full-size libjpeg-turbo decode of the same bytes (TurboJPEG);
 #  3. one epoch of AlexNet (width 1/4) on the tree with hpa-train: the share of the training loop
@@ -52,7 +52,7 @@ for cores in 1 "$threads"; do
   hpa=() turbo=() torch=()
   for ((i = 0; i < repeats; ++i)); do
     line=$(HPA_BENCH_PACK="$work/train.h5" "$build/src/bench/bench_image_pipeline" \
-             --benchmark_filter="(TrainPipeline|FullDecode)/$cores/" --benchmark_format=csv 2>/dev/null)
+             --benchmark_filter="(TrainPipeline|FullDecode)/$cores/" --benchmark_min_warmup_time=2 --benchmark_format=csv 2>/dev/null)
     hpa+=("$(echo "$line" | grep '^"TrainPipeline' | awk -F, '{print $7}')")
     turbo+=("$(echo "$line" | grep '^"FullDecode' | awk -F, '{print $7}')")
     workers=$([[ $cores == 1 ]] && echo 0 || echo "$cores")

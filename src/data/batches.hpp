@@ -72,7 +72,6 @@ class BatchLoader {
   const LoaderOptions options_;
   const int64_t sample_floats_;
   std::vector<Slot> slots_;
-  std::vector<at::Tensor> spare_images_;  // batch memory to reuse once the consumer let go of it
   int64_t opened_ = 0;                    // batches whose slot is set up
   int64_t filling_ = 0;                   // the oldest opened batch that still has unclaimed samples
   int64_t consumed_ = 0;

@@ -262,9 +262,10 @@ class CountingSamples : public hpa::data::SampleSet {
 
 TEST(Data, LoaderDeliversEveryBatchInOrderForAnyThreadCount) {
   const CountingSamples samples;
-  const auto plan = [](int64_t b) {  // uneven batches, one empty
+  const auto plan = [](int64_t b) {  // uneven batches, one empty, several of the same size
     hpa::data::BatchPlan p;
-    for (int64_t k = 0; k < (b == 3 ? 0 : 1 + 5 * b); ++k) p.positions.push_back((b * 37 + k * 11) % 1000);
+    for (int64_t k = 0; k < (b == 3 ? 0 : 1 + 5 * (b % 4)); ++k)
+      p.positions.push_back((b * 37 + k * 11) % 1000);
     p.global_size = static_cast<int64_t>(p.positions.size()) + 1;
     return p;
   };
@@ -275,8 +276,10 @@ TEST(Data, LoaderDeliversEveryBatchInOrderForAnyThreadCount) {
       options.batches_ahead = ahead;
       hpa::data::BatchLoader loader(samples, 9, plan, 4, options);
       hpa::data::Batch batch;
+      std::vector<hpa::data::Batch> kept;  // batches the consumer still holds must never be reused
+      while (loader.next(batch)) kept.push_back(batch);
       int64_t count = 0;
-      while (loader.next(batch)) {
+      for (const hpa::data::Batch& batch : kept) {
         const hpa::data::BatchPlan expected = plan(count);
         ASSERT_EQ(batch.images.size(0), static_cast<int64_t>(expected.positions.size()));
         EXPECT_EQ(batch.global_size, expected.global_size);
