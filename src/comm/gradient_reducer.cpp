@@ -2,6 +2,7 @@
 #include "comm/gradient_reducer.hpp"
 
 #include "comm/mpi_check.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 
 #include <ATen/Functions.h>
@@ -24,10 +25,6 @@
 
 namespace hpa::comm {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 struct Bucket {
   std::vector<size_t> params;    // indices into the parameter list
@@ -218,7 +215,7 @@ void GradientReducer::begin_step() {
 
 void GradientReducer::finish_step(std::vector<double>& extras) {
   Impl& s = *impl_;
-  const double start = now_s();
+  const double start = wall_seconds();
   if (s.group_size > 1) {
     // Parameters that got no gradient this step (an empty share, an unused layer) hold the zeros
     // of zero_grad; with overlap off, every bucket is launched here.
@@ -243,7 +240,7 @@ void GradientReducer::finish_step(std::vector<double>& extras) {
       HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, extras.data(), static_cast<int>(extras.size()), MPI_DOUBLE,
                                   MPI_SUM, s.comm));
   }
-  exposed_s_ += now_s() - start;
+  exposed_s_ += wall_seconds() - start;
 }
 
 }  // namespace hpa::comm

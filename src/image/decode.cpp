@@ -107,16 +107,21 @@ bool scan_jpeg_frame(const uint8_t* data, size_t size, Header& header) {
   return false;
 }
 
+// Errors longjmp back to the caller's setjmp; warnings go to jpeg_note.
+void route_errors(jpeg_decompress_struct& info, JpegErrors& errors) {
+  info.err = jpeg_std_error(&errors.manager);
+  errors.manager.error_exit = jpeg_fail;
+  errors.manager.emit_message = jpeg_note;
+  errors.truncated = false;
+}
+
 Header jpeg_header(const uint8_t* data, size_t size) {
   Header scanned;
   scanned.format = Format::jpeg;
   if (scan_jpeg_frame(data, size, scanned)) return scanned;
   jpeg_decompress_struct info;
   JpegErrors errors;
-  info.err = jpeg_std_error(&errors.manager);
-  errors.manager.error_exit = jpeg_fail;
-  errors.manager.emit_message = jpeg_note;
-  errors.truncated = false;
+  route_errors(info, errors);
   if (setjmp(errors.jump)) {
     jpeg_destroy_decompress(&info);
     HPA_FAIL("corrupt JPEG header: " << errors.message);
@@ -142,10 +147,7 @@ RgbView jpeg_decode(const uint8_t* data, size_t size, const Rect& region, int sc
   jpeg_decompress_struct info;
   JpegErrors errors;
   std::vector<JSAMPLE> row;
-  info.err = jpeg_std_error(&errors.manager);
-  errors.manager.error_exit = jpeg_fail;
-  errors.manager.emit_message = jpeg_note;
-  errors.truncated = false;
+  route_errors(info, errors);
   if (setjmp(errors.jump)) {
     jpeg_destroy_decompress(&info);
     HPA_FAIL("corrupt JPEG data: " << errors.message);

@@ -4,6 +4,7 @@
 // Pillow 9's Resample.c semantics, reimplemented; only the outputs asked for are computed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -4,6 +4,7 @@
 #include "pack/packer.hpp"
 
 #include "common/build_info.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "image/decode.hpp"
 #include "image/encode.hpp"
@@ -28,22 +29,6 @@ namespace hpa::pack {
 namespace {
 
 namespace fs = std::filesystem;
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string duration_text(double seconds) {
-  const int64_t total = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
-  std::ostringstream out;
-  if (total >= 3600)
-    out << total / 3600 << "h" << std::setw(2) << std::setfill('0') << (total % 3600) / 60 << "m";
-  else if (total >= 60)
-    out << total / 60 << "m" << std::setw(2) << std::setfill('0') << total % 60 << "s";
-  else
-    out << total << "s";
-  return out.str();
-}
 
 struct Result {
   bool ready = false;
@@ -90,13 +75,6 @@ void process(const fs::path& root, const SourceFile& file, const PackOptions& op
     result.image.format = static_cast<uint8_t>(image::Format::jpeg);
     result.image.components = 3;
   }
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
 }
 
 }  // namespace
@@ -172,7 +150,7 @@ void pack_images(const PackOptions& options, std::ostream& log) {
   };
   for (int t = 0; t < threads; ++t) joiner.workers.emplace_back(work);
 
-  const double start = now_s();
+  const double start = wall_seconds();
   double last_progress = start;
   uint64_t bytes_read = 0;
   std::vector<std::string> skipped;
@@ -199,13 +177,13 @@ void pack_images(const PackOptions& options, std::ostream& log) {
     } else {
       writer.append(result.image, result.bytes.data(), result.bytes.size());
     }
-    const double now = now_s();
+    const double now = wall_seconds();
     if (now - last_progress >= options.progress_seconds) {
       last_progress = now;
       const double rate = static_cast<double>(index + 1) / (now - start);
       log << "hpa-pack: " << index + 1 << "/" << total << " files, " << std::setprecision(0) << rate
           << " files/s, " << std::setprecision(1) << bytes_read / 1e6 / (now - start) << " MB/s, ETA "
-          << duration_text(static_cast<double>(total - index - 1) / rate) << std::endl;
+          << format_duration(static_cast<double>(total - index - 1) / rate) << std::endl;
     }
   }
   store::PackAttributes attributes;
@@ -213,17 +191,17 @@ void pack_images(const PackOptions& options, std::ostream& log) {
   attributes.strings["kind"] = options.val_solution.empty() ? "image-folder" : "validation-solution";
   attributes.strings["val_solution"] = options.val_solution;
   attributes.strings["classes_from"] = options.classes_from;
-  attributes.strings["created"] = utc_now();
+  attributes.strings["created"] = utc_now_iso8601();
   attributes.strings["hpa_version"] = build_info::hpa_version;
   attributes.strings["config"] = options.config_text;
   attributes.integers["max_side"] = options.max_side;
   attributes.integers["reencode_quality"] = options.max_side > 0 ? options.quality : 0;
   attributes.integers["num_ignored_files"] = listing.ignored_files;
   writer.commit(listing.classes, attributes);
-  const double elapsed = now_s() - start;
+  const double elapsed = wall_seconds() - start;
   log << "hpa-pack: packed " << writer.num_images() << " images (" << std::setprecision(1)
       << writer.num_bytes() / 1e6 << " MB) of " << listing.classes.size() << " classes into " << options.out
-      << " in " << duration_text(elapsed) << ": " << std::setprecision(0) << total / elapsed << " files/s, "
+      << " in " << format_duration(elapsed) << ": " << std::setprecision(0) << total / elapsed << " files/s, "
       << std::setprecision(1) << bytes_read / 1e6 / elapsed << " MB/s read; " << skipped.size()
       << " bad file(s) skipped, " << listing.ignored_files << " non-image file(s) left out" << std::endl;
   for (size_t k = 0; k < skipped.size() && k < 20; ++k) log << "  skipped " << skipped[k] << "\n";

@@ -3,6 +3,7 @@
 
 #include "cli/options.hpp"
 #include "comm/farm.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
@@ -23,10 +24,6 @@
 
 namespace hpa::reinit {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Everything a worker needs to evaluate items, loaded once per rank.
 struct GridContext {
@@ -229,7 +226,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
               << " work items to do" << std::endl;
   }
 
-  const double start = now_s();
+  const double start = wall_seconds();
   double last_flush = start;
   int64_t items_done = 0, cells_done = 0;
   comm::FarmCallbacks callbacks;
@@ -249,7 +246,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
       cells_done += static_cast<int64_t>(columns);
     }
     ++items_done;
-    const double elapsed = now_s() - start;
+    const double elapsed = wall_seconds() - start;
     const double eta = elapsed / static_cast<double>(items_done) *
                        static_cast<double>(static_cast<int64_t>(items.size()) - items_done);
     std::cout << "item " << items_done << "/" << items.size() << " (seed " << grid.seeds[s]
@@ -257,15 +254,15 @@ void run_grid(const GridOptions& options, const comm::World& world) {
               << std::setprecision(2) << static_cast<double>(cells_done) / elapsed << " cells/s, "
               << std::setprecision(0) << elapsed << " s elapsed, ETA " << eta << " s" << std::endl;
     std::cout.unsetf(std::ios::fixed);
-    if (now_s() - last_flush >= options.flush_seconds) {
+    if (wall_seconds() - last_flush >= options.flush_seconds) {
       store::write_reinit(options.run_dir, grid);
-      last_flush = now_s();
+      last_flush = wall_seconds();
     }
   };
   comm::run_farm(world, items, callbacks);
   if (world.is_world_root()) {
     store::write_reinit(options.run_dir, grid);
-    const double elapsed = now_s() - start;
+    const double elapsed = wall_seconds() - start;
     std::cout << "done: " << cells_done << " cells in " << std::setprecision(3) << elapsed << " s ("
               << static_cast<double>(cells_done) / elapsed << " cells/s); results in "
               << store::reinit_file_path(options.run_dir) << "\n";

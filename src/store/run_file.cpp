@@ -1,5 +1,6 @@
 // run.h5: attributes, the model/layers table and the virtual datasets that map every
 // (seed, epoch) slice onto the per-epoch files. Unwritten slices read as the NaN fill value.
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "store/atomic_file.hpp"
 #include "store/h5.hpp"
@@ -121,13 +122,6 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
   return 0;
 }
 
-std::string now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
 }  // namespace
 
 std::vector<std::string> list_group(hid_t file, const std::string& group_path,
@@ -201,7 +195,7 @@ void create_run(const std::string& run_dir, const RunDescription& run, const Fil
     h5::write_attr_int(root, "in_channels", run.in_channels);
     h5::write_attr_int(root, "image_size", run.image_size);
     h5::write_attr_double(root, "width", run.width);
-    h5::write_attr_string(root, "created", run.created.empty() ? now_iso8601() : run.created);
+    h5::write_attr_string(root, "created", run.created.empty() ? utc_now_iso8601() : run.created);
     write_layers(root, run.layers);
     // reinit/ reaches into reinit.h5 once hpa-reinit-grid has written it (a dangling link until then).
     HPA_H5_CHECK(H5Lcreate_external("reinit.h5", "/", root, "reinit", H5P_DEFAULT, H5P_DEFAULT), temporary);

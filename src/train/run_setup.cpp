@@ -2,6 +2,7 @@
 #include "train/run_setup.hpp"
 
 #include "common/build_info.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
 #include "models/parameters.hpp"

@@ -2,6 +2,7 @@
 #include "train/trainer.hpp"
 
 #include "comm/gradient_reducer.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
@@ -26,18 +27,6 @@ namespace hpa::train {
 namespace {
 
 constexpr double kProgressIntervalS = 30.0;
-
-std::string format_duration(double seconds) {
-  std::ostringstream out;
-  const int64_t total = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
-  if (total >= 3600)
-    out << total / 3600 << "h" << std::setw(2) << std::setfill('0') << (total % 3600) / 60 << "m";
-  else if (total >= 60)
-    out << total / 60 << "m" << std::setw(2) << std::setfill('0') << total % 60 << "s";
-  else
-    out << total << "s";
-  return out.str();
-}
 
 struct LayerStatsSet {
   std::vector<std::string> names;
@@ -72,10 +61,6 @@ store::NamedTensors cloned_parameters(models::ConvNetImpl& model) {
 }
 
 }  // namespace
-
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 std::vector<std::string> metric_names() {
   return {

@@ -41,6 +41,5 @@ std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model);
 // Every rank of the group: trains `seed`, continuing after the checkpoint when one exists.
 void train_seed(const TrainContext& context, int64_t seed);
 
-double wall_seconds();
 
 }  // namespace hpa::train
