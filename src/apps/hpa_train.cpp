@@ -6,10 +6,12 @@
 #include "common/error.hpp"
 #include "common/process.hpp"
 #include "train/run_setup.hpp"
+#include "train/stop_request.hpp"
 #include "train/trainer.hpp"
 
 #include <ATen/Parallel.h>
 
+#include <csignal>
 #include <iostream>
 
 namespace {
@@ -50,7 +52,13 @@ int run(int argc, char** argv, hpa::comm::World& world) {
     if (world.is_world_root()) std::cout << "dry run: configuration is valid\n" << job.config_text;
     return 0;
   }
-  hpa::train::run_job(job, options, world);
+  const int code = hpa::train::run_job(job, options, world);
+  if (code == hpa::train::kExitRequeue) {
+    if (world.is_world_root())
+      std::cout << "stopped on " << (hpa::train::stop_signal_number() == SIGTERM ? "SIGTERM" : "SIGUSR2")
+                << ": checkpoint written; exit status " << code << " (continue with --resume)" << std::endl;
+    return code;
+  }
   if (world.is_world_root()) std::cout << "done: results in " << options.out << "/run.h5\n";
   return 0;
 }
@@ -62,6 +70,7 @@ int main(int argc, char** argv) {
   hpa::comm::World world(argc, argv);
   const int code = hpa::cli::run_guarded("hpa-train", [&] { return run(argc, argv, world); });
   // An error on one rank must end every rank now, not leave the others waiting in a collective.
-  if (code != 0 && world.world_size() > 1) hpa::comm::World::abort_world(code);
+  if (code != 0 && code != hpa::train::kExitRequeue && world.world_size() > 1)
+    hpa::comm::World::abort_world(code);
   return code;
 }

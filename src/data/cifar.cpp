@@ -26,6 +26,7 @@ ImageSet read_cifar_files(const std::vector<std::string>& paths, int64_t label_b
     total += size / record;
   }
   ImageSet set;
+  set.files = paths;
   set.images = at::empty({total, 3, 32, 32}, at::TensorOptions().dtype(at::kByte));
   set.labels = at::empty({total}, at::TensorOptions().dtype(at::kLong));
   uint8_t* images = set.images.data_ptr<uint8_t>();

@@ -36,6 +36,8 @@ class Dataset {
   Normalization normalization(NormalizationKind kind, const std::vector<int64_t>& train_indices) const;
   // True when samples are decoded from compressed images: their loaders use --data-threads workers.
   virtual bool decodes_images() const { return false; }
+  // The files the samples come from (paths), in a fixed order.
+  virtual std::vector<std::string> files() const = 0;
 
  protected:
   // Per-channel histograms of the 8-bit pixels of training samples `indices`.

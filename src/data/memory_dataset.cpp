@@ -29,13 +29,19 @@ ImageSet load_idx_pair(const std::string& dir, const std::string& prefix) {
   if (images.size(0) != labels.size(0))
     HPA_FAIL(labels_path << ": " << labels.size(0) << " labels for " << images.size(0) << " images in "
                          << images_path);
-  return {images.unsqueeze(1), labels.to(at::kLong)};
+  return {images.unsqueeze(1), labels.to(at::kLong), {images_path, labels_path}};
 }
 
 }  // namespace
 
 InMemoryDataset::InMemoryDataset(std::string name, int64_t num_classes, ImageSet train, ImageSet test)
     : name_(std::move(name)), num_classes_(num_classes), train_(std::move(train)), test_(std::move(test)) {}
+
+std::vector<std::string> InMemoryDataset::files() const {
+  std::vector<std::string> result = train_.files;
+  result.insert(result.end(), test_.files.begin(), test_.files.end());
+  return result;
+}
 
 std::vector<int64_t> InMemoryDataset::sample_shape() const { return train_.images.sizes().slice(1).vec(); }
 

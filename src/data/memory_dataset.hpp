@@ -10,6 +10,7 @@ namespace hpa::data {
 struct ImageSet {
   at::Tensor images;  // uint8 [N, C, H, W]
   at::Tensor labels;  // int64 [N]
+  std::vector<std::string> files;  // read from, in order
   int64_t size() const { return labels.defined() ? labels.numel() : 0; }
 };
 
@@ -28,6 +29,7 @@ class InMemoryDataset : public Dataset {
   int64_t size(Part part) const override { return set(part).size(); }
   std::vector<int64_t> labels(Part part) const override;
   void keep_first(Part part, int64_t count) override;
+  std::vector<std::string> files() const override;
   std::unique_ptr<SampleSet> samples(Part part, std::vector<int64_t> indices,
                                      const Normalization& normalization, bool augment,
                                      uint64_t seed) const override;

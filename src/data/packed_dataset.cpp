@@ -20,6 +20,7 @@ PackedDataset::PackedDataset(std::string name, const std::string& dir, const Ima
                                          << dir
                                          << ": no val.h5 (pack the official validation folder with hpa-pack "
                                             "--val-solution ... --classes-from train.h5)");
+  files_ = {train_path, test_path};
   train_ = store::ImagePack::open(train_path);
   test_ = store::ImagePack::open(test_path);
   const auto& train_classes = train_->classes();

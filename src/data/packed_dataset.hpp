@@ -22,12 +22,14 @@ class PackedDataset : public Dataset {
                                      const Normalization& normalization, bool augment,
                                      uint64_t seed) const override;
   bool decodes_images() const override { return true; }
+  std::vector<std::string> files() const override { return files_; }
 
  protected:
   std::vector<std::vector<uint64_t>> pixel_histograms(const std::vector<int64_t>& indices) const override;
 
  private:
   std::string name_;
+  std::vector<std::string> files_;  // train.h5, val.h5
   ImageTransform transform_;
   std::shared_ptr<const store::ImagePack> train_, test_;
   int64_t train_count_ = 0, test_count_ = 0;

@@ -1,9 +1,9 @@
 // AlexNet laid out exactly as torchvision.models.alexnet (the one-GPU variant of the original).
 #include "models/architectures.hpp"
+#include "models/keyed_dropout.hpp"
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 namespace hpa::models {
@@ -26,8 +26,8 @@ ConvNet build_alexnet(const ModelSpec& spec) {
                           conv(c4, c5, 3, 1, 1), relu(), pool());
   std::vector<SpatialOp> spatial_ops = {{11, 4, 2}, {3, 2, 0}, {5, 1, 2}, {3, 2, 0},
                                         {3, 1, 1},  {3, 1, 1}, {3, 1, 1}, {3, 2, 0}};
-  nn::Sequential classifier(nn::Dropout(spec.dropout), nn::Linear(c5 * 6 * 6, hidden), relu(),  //
-                            nn::Dropout(spec.dropout), nn::Linear(hidden, hidden), relu(),
+  nn::Sequential classifier(KeyedDropout(spec.dropout, 1), nn::Linear(c5 * 6 * 6, hidden), relu(),  //
+                            KeyedDropout(spec.dropout, 2), nn::Linear(hidden, hidden), relu(),
                             nn::Linear(hidden, spec.num_classes));
   return ConvNet(features, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({6, 6})), classifier,
                  std::move(spatial_ops));

@@ -2,6 +2,7 @@
 #include "models/convnet.hpp"
 
 #include "common/error.hpp"
+#include "models/keyed_dropout.hpp"
 
 #include <torch/nn/modules/linear.h>
 
@@ -35,6 +36,11 @@ torch::Tensor ConvNetImpl::forward_head(torch::Tensor x) {
   x = avgpool->forward(x);
   x = x.flatten(/*start_dim=*/1);
   return classifier->forward(x);
+}
+
+void ConvNetImpl::set_dropout_keys(const std::vector<uint64_t>& keys) {
+  for (const auto& child : classifier->children())
+    if (auto* dropout = child->as<KeyedDropoutImpl>()) dropout->set_keys(keys);
 }
 
 int64_t ConvNetImpl::num_features() const { return static_cast<int64_t>(features->size()); }

@@ -31,6 +31,9 @@ class ConvNetImpl : public torch::nn::Module {
   torch::Tensor forward_features(torch::Tensor x, int64_t first, int64_t last);
   torch::Tensor forward_head(torch::Tensor x);
   int64_t num_features() const;
+  // One key per sample of the next training batch for the classifier's dropout layers (see
+  // keyed_dropout.hpp); needed before every forward() in training mode when dropout > 0.
+  void set_dropout_keys(const std::vector<uint64_t>& keys);
 
   // Spatial size after the feature extractor for a square input of side `input_size`; <= 0 when
   // the input is too small for the architecture (a pooling window would not fit).

@@ -1,10 +1,10 @@
 // The LeNet variant of the paper's MNIST experiments (appendix A.7): six 3x3 convolutions
 // [6,6,M,16,16,M,64,64,M], adaptive average pool to 3x3, then 576 -> 120 -> 84 -> classes.
 #include "models/architectures.hpp"
+#include "models/keyed_dropout.hpp"
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 namespace hpa::models {
@@ -29,8 +29,8 @@ ConvNet build_lenet(const ModelSpec& spec) {
   }
   const int64_t hidden1 = scale_width(120, spec.width), hidden2 = scale_width(84, spec.width);
   nn::Sequential classifier(nn::Linear(channels * 3 * 3, hidden1), nn::ReLU(nn::ReLUOptions().inplace(true)),
-                            nn::Dropout(spec.dropout), nn::Linear(hidden1, hidden2),
-                            nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
+                            KeyedDropout(spec.dropout, 1), nn::Linear(hidden1, hidden2),
+                            nn::ReLU(nn::ReLUOptions().inplace(true)), KeyedDropout(spec.dropout, 2),
                             nn::Linear(hidden2, spec.num_classes));
   return ConvNet(features, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({3, 3})), classifier,
                  std::move(spatial_ops));

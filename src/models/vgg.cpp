@@ -1,10 +1,10 @@
 // VGG11/13/16/19 without batch norm, laid out exactly as torchvision.models.vgg*.
 #include "common/error.hpp"
 #include "models/architectures.hpp"
+#include "models/keyed_dropout.hpp"
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 namespace hpa::models {
@@ -50,8 +50,8 @@ ConvNet build_vgg(int depth, const ModelSpec& spec) {
   }
   const int64_t hidden = scale_width(4096, spec.width);
   nn::Sequential classifier(nn::Linear(channels * 7 * 7, hidden), nn::ReLU(nn::ReLUOptions().inplace(true)),
-                            nn::Dropout(spec.dropout), nn::Linear(hidden, hidden),
-                            nn::ReLU(nn::ReLUOptions().inplace(true)), nn::Dropout(spec.dropout),
+                            KeyedDropout(spec.dropout, 1), nn::Linear(hidden, hidden),
+                            nn::ReLU(nn::ReLUOptions().inplace(true)), KeyedDropout(spec.dropout, 2),
                             nn::Linear(hidden, spec.num_classes));
   return ConvNet(features, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})), classifier,
                  std::move(spatial_ops));

@@ -41,7 +41,10 @@ void cosines_kernel(const T* data, int64_t num_filters, int64_t filter_size, dou
         sum += sums[lane];
         sum_squares += squares[lane];
       }
-      out[f] = sum_squares > 0.0 ? sum / std::sqrt(sum_squares) * inv_sqrt_d : 0.0;
+      if (!std::isfinite(sum) || !std::isfinite(sum_squares))
+        out[f] = std::numeric_limits<double>::quiet_NaN();  // a diverged filter has no direction
+      else
+        out[f] = sum_squares > 0.0 ? sum / std::sqrt(sum_squares) * inv_sqrt_d : 0.0;
     }
   });
 }
@@ -76,7 +79,10 @@ double neg_fraction(const at::Tensor& cosines) {
   const at::Tensor values = cosines.to(at::kDouble).contiguous();
   const double* data = values.data_ptr<double>();
   int64_t num_non_positive = 0;
-  for (int64_t i = 0; i < values.numel(); ++i) num_non_positive += data[i] <= 0.0 ? 1 : 0;
+  for (int64_t i = 0; i < values.numel(); ++i) {
+    if (std::isnan(data[i])) return std::numeric_limits<double>::quiet_NaN();  // never counted as biased
+    num_non_positive += data[i] <= 0.0 ? 1 : 0;
+  }
   return static_cast<double>(num_non_positive) / static_cast<double>(values.numel());
 }
 

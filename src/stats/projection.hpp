@@ -16,9 +16,11 @@ namespace hpa::stats {
 // Cosines c_i = sum(W[i]) / (||W[i]||_2 * sqrt(d)) for every row i of `weight` flattened to [F, d]:
 // conv [F, C, k, k] or linear [F, in]. Float64 [F]. Sums run in double whatever the input dtype.
 // A filter that is exactly zero has no direction; its cosine is defined as 0 (so it counts as <= 0).
+// A filter with a non-finite weight (a diverged layer) has cosine NaN.
 at::Tensor filter_cosines(const at::Tensor& weight);
 
 // n_l = #{i : c_i <= 0} / F. An exact zero counts as negative, as in equation (2) of the paper.
+// NaN when any c_i is NaN: a diverged layer is never counted as biased.
 double neg_fraction(const at::Tensor& cosines);
 
 // ||W - W0||_2 / ||W0||_2 and max|W - W0| / max|W0|, in double; NaN when W0 is all zeros.

@@ -104,6 +104,10 @@ void write_checkpoint(const std::string& run_dir, const Checkpoint& checkpoint) 
     h5::write_attr_int(file.get(), "schema_version", kSchemaVersion);
     h5::write_attr_int(file.get(), "seed", checkpoint.seed);
     h5::write_attr_int(file.get(), "epoch", checkpoint.epoch);
+    h5::write_attr_int(file.get(), "step", checkpoint.progress.step);
+    h5::write_attr_double(file.get(), "train_loss_sum", checkpoint.progress.loss_sum);
+    h5::write_attr_double(file.get(), "train_correct", checkpoint.progress.correct);
+    h5::write_attr_double(file.get(), "train_correct_top5", checkpoint.progress.correct_top5);
     write_tensors(file.get(), "params", checkpoint.params);
     write_tensors(file.get(), "momentum", checkpoint.momenta);
     file.close_checked(temporary);
@@ -118,6 +122,14 @@ bool read_checkpoint(const std::string& run_dir, int64_t seed, Checkpoint& check
   h5::require_schema_version(file.get(), path, "checkpoint", kSchemaVersion);
   checkpoint.seed = h5::read_attr_int(file.get(), "seed", path);
   checkpoint.epoch = h5::read_attr_int(file.get(), "epoch", path);
+  checkpoint.progress = {};
+  if (h5::has_attr(file.get(), "step")) {  // absent in checkpoints of hpa before mid-epoch resume
+    checkpoint.progress.step = h5::read_attr_int(file.get(), "step", path);
+    checkpoint.progress.loss_sum = h5::read_attr_double(file.get(), "train_loss_sum", path);
+    checkpoint.progress.correct = h5::read_attr_double(file.get(), "train_correct", path);
+    checkpoint.progress.correct_top5 = h5::read_attr_double(file.get(), "train_correct_top5", path);
+  }
+  if (checkpoint.progress.step < 0) HPA_FAIL(path << ": negative step " << checkpoint.progress.step);
   if (checkpoint.seed != seed)
     HPA_FAIL(path << ": checkpoint of seed " << checkpoint.seed << " in the folder of seed " << seed);
   checkpoint.params = read_tensors(file.get(), "params", path);

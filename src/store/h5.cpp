@@ -60,10 +60,12 @@ void Handle::close_checked(const std::string& context) {
 void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 Handle create_file(const std::string& path, hid_t fapl) {
+  silence_hdf5_errors();  // every failure becomes one error line, never a printed HDF5 stack
   return Handle(HPA_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), path), H5Fclose);
 }
 
 Handle open_file(const std::string& path, bool writable, hid_t fapl) {
+  silence_hdf5_errors();
   const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
   if (id < 0) HPA_FAIL(path << ": cannot open as HDF5 (" << current_hdf5_message() << ")");
   return Handle(id, H5Fclose);
@@ -163,6 +165,8 @@ std::string read_attr_string(hid_t loc, const std::string& name, const std::stri
   H5free_memory(data);
   return value;
 }
+
+bool has_attr(hid_t loc, const std::string& name) { return H5Aexists(loc, name.c_str()) > 0; }
 
 int64_t read_attr_int(hid_t loc, const std::string& name, const std::string& file_for_errors) {
   const std::vector<int64_t> values = read_attr_ints(loc, name, file_for_errors);

@@ -63,6 +63,7 @@ Handle make_space(const std::vector<hsize_t>& dims);  // empty dims: scalar
 Handle create_dataset(hid_t loc, const std::string& name, hid_t type, hid_t space, hid_t dcpl = H5P_DEFAULT);
 Handle open_dataset(hid_t loc, const std::string& name, const std::string& file_for_errors);
 bool exists(hid_t loc, const std::string& path);  // every link on the path, no error stack
+bool has_attr(hid_t loc, const std::string& name);
 
 // Create the dataset (collective under MPI-IO: every rank calls) and, when `write_data`, write it.
 void write_doubles(hid_t loc, const std::string& name, const std::vector<double>& values,

@@ -34,6 +34,7 @@ struct ParamShape {
 struct RunDescription {
   std::string config_text;  // resolved configuration, `name = value` lines
   std::string arch, dataset, init;
+  std::string data_files;  // "name bytes" per line, of every file the data came from
   std::vector<int64_t> seeds;
   int64_t epochs = 0;
   int64_t num_classes = 0, in_channels = 0, image_size = 0;
@@ -55,9 +56,19 @@ struct EpochSnapshot {
   std::vector<double> neg_fraction, dist_l2, dist_linf;
 };
 
+// How far training has gone into the epoch after the last completed one, and that epoch's sums
+// so far (its metrics come out as if it had not been interrupted).
+struct EpochProgress {
+  int64_t step = 0;  // optimizer steps done (0: at the epoch's start)
+  double loss_sum = 0, correct = 0, correct_top5 = 0;
+};
+
+// The whole state training continues from: with every random draw keyed by (seed, epoch, sample),
+// the data order, augmentation and dropout masks of the remaining steps follow from (epoch, step).
 struct Checkpoint {
   int64_t seed = 0;
   int64_t epoch = 0;  // the last completed epoch
+  EpochProgress progress;  // into epoch + 1
   NamedTensors params;
   NamedTensors momenta;
 };

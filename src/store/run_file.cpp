@@ -189,6 +189,7 @@ void create_run(const std::string& run_dir, const RunDescription& run, const Fil
     h5::write_attr_string(root, "arch", run.arch);
     h5::write_attr_string(root, "dataset", run.dataset);
     h5::write_attr_string(root, "init", run.init);
+    h5::write_attr_string(root, "data_files", run.data_files);
     h5::write_attr_ints(root, "seeds", run.seeds);
     h5::write_attr_int(root, "epochs", run.epochs);
     h5::write_attr_int(root, "num_classes", run.num_classes);
@@ -227,6 +228,7 @@ RunDescription read_run(const std::string& run_dir) {
   run.arch = h5::read_attr_string(root, "arch", path);
   run.dataset = h5::read_attr_string(root, "dataset", path);
   run.init = h5::read_attr_string(root, "init", path);
+  if (h5::has_attr(root, "data_files")) run.data_files = h5::read_attr_string(root, "data_files", path);
   run.seeds = h5::read_attr_ints(root, "seeds", path);
   run.epochs = h5::read_attr_int(root, "epochs", path);
   run.num_classes = h5::read_attr_int(root, "num_classes", path);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iomanip>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -84,7 +85,12 @@ po::options_description describe_train_options(TrainOptions& o) {
       "cpu or cuda (GPU local_rank % GPUs per node; several ranks per seed then need the NCCL build)")(
       "threads", po::value(&o.threads)->default_value(o.threads),
       "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")(
-      "resume", po::bool_switch(&o.resume), "continue an interrupted run in --out")(
+      "resume", po::bool_switch(&o.resume),
+      "continue an interrupted run in --out at the step where it stopped (the experiment's options must be "
+      "the same)")(
+      "checkpoint-minutes", po::value(&o.checkpoint_minutes)->default_value(o.checkpoint_minutes),
+      "also checkpoint inside an epoch every this many minutes of wall time (> 0); SIGUSR2 or SIGTERM "
+      "checkpoint at once and end the run with exit status 75 for a requeue")(
       "overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")(
       "dry-run", po::bool_switch(&o.dry_run),
       "check everything, print the resolved configuration, do not train")(
@@ -117,6 +123,53 @@ TrainOptions read_stored_options(const std::string& config_text, const std::stri
   return options;
 }
 
+namespace {
+
+template <typename T>
+std::string option_text(const T& value) {
+  std::ostringstream out;
+  out << std::boolalpha << std::setprecision(12) << value;
+  return out.str();
+}
+
+}  // namespace
+
+std::vector<std::string> differing_result_options(const TrainOptions& stored, const TrainOptions& wanted) {
+  std::vector<std::string> differences;
+  const auto compare = [&](const char* name, const auto& a, const auto& b) {
+    if (a != b)
+      differences.push_back(std::string("--") + name + " " + option_text(a) + " (now " + option_text(b) + ")");
+  };
+  compare("arch", stored.arch, wanted.arch);
+  compare("width", stored.width, wanted.width);
+  compare("dropout", stored.dropout, wanted.dropout);
+  compare("dataset", stored.dataset, wanted.dataset);
+  compare("val-fraction", stored.val_fraction, wanted.val_fraction);
+  compare("stratified", stored.stratified, wanted.stratified);
+  compare("augment", stored.augment, wanted.augment);
+  compare("normalize", stored.normalize, wanted.normalize);
+  compare("image-size", stored.image_size, wanted.image_size);
+  compare("eval-resize", stored.eval_resize, wanted.eval_resize);
+  compare("dct-scaling", stored.dct_scaling, wanted.dct_scaling);
+  compare("train-subset", stored.train_subset, wanted.train_subset);
+  compare("test-subset", stored.test_subset, wanted.test_subset);
+  compare("epochs", stored.epochs, wanted.epochs);
+  compare("batch-size", stored.batch_size, wanted.batch_size);
+  compare("lr", stored.lr, wanted.lr);
+  compare("lr-schedule", stored.lr_schedule, wanted.lr_schedule);
+  compare("lr-step", stored.lr_step, wanted.lr_step);
+  compare("lr-decay", stored.lr_decay, wanted.lr_decay);
+  compare("momentum", stored.momentum, wanted.momentum);
+  compare("weight-decay", stored.weight_decay, wanted.weight_decay);
+  const auto seed_text = [](const std::vector<int64_t>& seeds) {
+    std::string text;
+    for (int64_t seed : seeds) text += (text.empty() ? "" : ",") + std::to_string(seed);
+    return text;
+  };
+  compare("seeds", seed_text(stored.seeds), seed_text(wanted.seeds));
+  return differences;
+}
+
 void validate(TrainOptions& o) {
   HPA_REQUIRE(!o.out.empty(), "--out is required: the run directory to write");
   HPA_REQUIRE(o.epochs >= 1 && o.epochs <= 100000, "--epochs must be in 1..100000, got " << o.epochs);
@@ -137,6 +190,8 @@ void validate(TrainOptions& o) {
   HPA_REQUIRE(o.ranks_per_seed >= 0, "--ranks-per-seed must be >= 0, got " << o.ranks_per_seed);
   HPA_REQUIRE(o.bucket_mb > 0 && o.bucket_mb <= 1024,
               "--bucket-mb must be in (0, 1024], got " << o.bucket_mb);
+  HPA_REQUIRE(o.checkpoint_minutes > 0 && std::isfinite(o.checkpoint_minutes),
+              "--checkpoint-minutes must be > 0, got " << o.checkpoint_minutes);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   HPA_REQUIRE(o.data_threads >= 0 && o.data_threads <= 1024,
               "--data-threads must be in 0..1024, got " << o.data_threads);

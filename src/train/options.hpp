@@ -44,6 +44,7 @@ struct TrainOptions {
   int64_t train_subset = 0;
   int64_t test_subset = 0;
   int64_t ranks_per_seed = 0;
+  double checkpoint_minutes = 60.0;  // also checkpoint mid-epoch this often (wall time)
   double bucket_mb = 25.0;
   bool overlap = true;
   bool resume = false;
@@ -59,6 +60,11 @@ boost::program_options::options_description describe_train_options(TrainOptions&
 // The options a run stored (its resolved configuration text), read back with the same names and
 // defaults; options this hpa does not know are ignored. Throws naming `source` when malformed.
 TrainOptions read_stored_options(const std::string& config_text, const std::string& source);
+
+// The options that change what training computes, each as "--name value", where `stored` and
+// `wanted` differ (empty: the same experiment). Threads, logging, devices, communication and
+// checkpoint settings are not among them.
+std::vector<std::string> differing_result_options(const TrainOptions& stored, const TrainOptions& wanted);
 
 // Checks every value; throws hpa::Error naming the option at fault. Fills `seeds`.
 void validate(TrainOptions& options);

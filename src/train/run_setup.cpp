@@ -7,6 +7,7 @@
 #include "data/batches.hpp"
 #include "models/parameters.hpp"
 #include "store/run_directory.hpp"
+#include "train/stop_request.hpp"
 #include "train/trainer.hpp"
 
 #include <torch/cuda.h>
@@ -14,12 +15,26 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace hpa::train {
 namespace {
+
+// "name bytes" per data file: what --resume compares to tell the same data from other data.
+std::string describe_data_files(const data::Dataset& dataset) {
+  std::string text;
+  for (const std::string& path : dataset.files()) {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(path, error);
+    text += std::filesystem::path(path).filename().string() + " " +
+            (error ? std::string("unreadable") : std::to_string(bytes)) + "\n";
+  }
+  return text;
+}
 
 store::RunDescription describe_run(const Job& job, const TrainOptions& options, const comm::World& world) {
   models::ConvNet model = models::build_model(job.spec);
@@ -28,6 +43,7 @@ store::RunDescription describe_run(const Job& job, const TrainOptions& options, 
   run.arch = options.arch;
   run.dataset = options.dataset;
   run.init = models::init_scheme_name(job.init);
+  run.data_files = describe_data_files(*job.dataset);
   run.seeds = options.seeds;
   run.epochs = options.epochs;
   run.num_classes = job.spec.num_classes;
@@ -45,23 +61,43 @@ store::RunDescription describe_run(const Job& job, const TrainOptions& options, 
   return run;
 }
 
-// --resume must continue the same experiment: the choices that shape run.h5 have to agree.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// --resume must continue the same experiment: every option that changes results has to agree, and
+// the data files too (by name and size). The error lists every difference.
 void check_resumable(const store::RunDescription& stored, const store::RunDescription& wanted,
-                     const std::string& out) {
-  const auto same = [&](const std::string& option, const auto& a, const auto& b) {
-    if (a != b)
-      HPA_FAIL("--resume: " << out << " was made with a different " << option << " (see its run.h5 config)");
-  };
-  same("--arch", stored.arch, wanted.arch);
-  same("--dataset", stored.dataset, wanted.dataset);
-  same("--init", stored.init, wanted.init);
-  same("--seeds", stored.seeds, wanted.seeds);
-  same("--epochs", stored.epochs, wanted.epochs);
-  same("--width", stored.width, wanted.width);
+                     const TrainOptions& options) {
+  const std::string& out = options.out;
   HPA_REQUIRE(stored.num_classes == wanted.num_classes,
               "--resume: the model head of " << out << " has " << stored.num_classes
                                              << " classes, the dataset in --data-dir " << wanted.num_classes);
-  same("image size", stored.image_size, wanted.image_size);
+  HPA_REQUIRE(stored.image_size == wanted.image_size, "--resume: " << out << " was trained on images of side "
+                                                                   << stored.image_size << ", now "
+                                                                   << wanted.image_size);
+  const TrainOptions stored_options = read_stored_options(stored.config_text, store::run_file_path(out));
+  std::vector<std::string> differences = differing_result_options(stored_options, options);
+  if (stored.init != wanted.init) differences.push_back("--init " + stored.init + " (now " + wanted.init + ")");
+  if (!stored.data_files.empty()) {  // runs of hpa before it recorded its data files: not compared
+    const std::vector<std::string> before = lines_of(stored.data_files), now = lines_of(wanted.data_files);
+    for (const std::string& line : before)
+      if (std::find(now.begin(), now.end(), line) == now.end())
+        differences.push_back("data file " + line + " bytes (now not in --data-dir " + options.data_dir + ")");
+    for (const std::string& line : now)
+      if (std::find(before.begin(), before.end(), line) == before.end())
+        differences.push_back("data file " + line + " bytes (not used before)");
+  }
+  if (!differences.empty()) {
+    std::string list;
+    for (const std::string& difference : differences) list += (list.empty() ? "" : ", ") + difference;
+    HPA_FAIL("--resume: " << out << " holds a different experiment: " << list
+                          << " (its options are in run.h5's config attribute)");
+  }
 }
 
 }  // namespace
@@ -144,7 +180,8 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   return job;
 }
 
-void run_job(const Job& job, const TrainOptions& options, const comm::World& world) {
+int run_job(const Job& job, const TrainOptions& options, const comm::World& world) {
+  install_stop_handlers();  // from here on SIGUSR2 / SIGTERM checkpoint instead of killing
   store::RunDescription wanted = describe_run(job, options, world);
   const std::time_t created = static_cast<std::time_t>(world.world_broadcast(std::time(nullptr), /*root=*/0));
   char created_text[32];
@@ -152,7 +189,7 @@ void run_job(const Job& job, const TrainOptions& options, const comm::World& wor
   wanted.created = created_text;
   if (world.is_world_root()) {  // rank 0 alone touches the directory layout
     if (options.resume) {
-      check_resumable(store::read_run(options.out), wanted, options.out);
+      check_resumable(store::read_run(options.out), wanted, options);
       store::remove_stale_temporaries(options.out);
     } else {
       if (options.overwrite) store::remove_run_outputs(options.out);
@@ -195,10 +232,13 @@ void run_job(const Job& job, const TrainOptions& options, const comm::World& wor
   context.epochs_left_in_job = &epochs_left;
   context.epochs_done_in_job = &epochs_done;
   context.job_start_s = wall_seconds();
-  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size();
+  bool stopped = false;
+  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size() && !stopped;
        i += static_cast<size_t>(job.num_groups))
-    train_seed(context, options.seeds[i]);
-  world.world_barrier();
+    stopped = !train_seed(context, options.seeds[i]);
+  // Every rank: a group that stopped makes the whole job exit for a requeue (groups that finished
+  // are skipped quickly by the --resume that follows).
+  return world.world_all(!stopped) ? 0 : kExitRequeue;
 }
 
 }  // namespace hpa::train

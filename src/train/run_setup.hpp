@@ -29,6 +29,8 @@ void check_launch(const comm::World& world);
 Job prepare_job(const TrainOptions& options, const comm::World& world, std::string config_text);
 
 // Every rank: creates (or, with --resume, checks) the run directory and trains this rank's seeds.
-void run_job(const Job& job, const TrainOptions& options, const comm::World& world);
+// Returns 0 when every seed is done, kExitRequeue (75) when the job checkpointed on SIGUSR2 or
+// SIGTERM and should be started again with --resume.
+int run_job(const Job& job, const TrainOptions& options, const comm::World& world);
 
 }  // namespace hpa::train

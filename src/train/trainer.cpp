@@ -12,14 +12,16 @@
 #include "train/evaluate.hpp"
 #include "train/schedule.hpp"
 #include "train/sgd.hpp"
+#include "train/stop_request.hpp"
 
 #include <ATen/Functions.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/utils.h>
 
-#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <memory>
 #include <iomanip>
 #include <sstream>
 
@@ -87,250 +89,437 @@ std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model) {
 
 namespace {
 
-// One epoch's training totals over the whole group.
+bool all_finite(const at::Tensor& tensor) { return at::isfinite(tensor).all().item<bool>(); }
+
+std::string signal_name(int number) {
+  switch (number) {
+    case SIGUSR2:
+      return "SIGUSR2";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return "signal " + std::to_string(number);
+  }
+}
+
+// One epoch's training over the whole group: the sums its metrics come from, and timings.
 struct EpochTotals {
-  double loss_sum = 0, correct = 0, correct_top5 = 0;
-  int64_t steps = 0;
+  store::EpochProgress progress;  // steps done and loss / correct sums so far (resumed ones included)
+  int64_t steps_here = 0;         // steps run by this process (throughput after a resume)
   double train_s = 0, data_wait_s = 0, exposed_s = 0;
 };
 
-// Every rank of the group: one epoch of SGD over the group's shares of each global batch.
-EpochTotals train_epoch(const TrainContext& context, models::ConvNetImpl& model,
-                        const data::SampleSet& train_set, comm::GradientReducer& reducer, Sgd& sgd,
-                        int64_t seed, int64_t epoch, double lr) {
-  const TrainOptions& options = context.options;
-  const comm::Group& group = context.group;
-  const uint64_t useed = static_cast<uint64_t>(seed);
-  const int64_t num_train = train_set.size(), batch_size = options.batch_size;
-  const int64_t num_batches = (num_train + batch_size - 1) / batch_size;
-  const double start = wall_seconds();
-  model.train();
-  // Dropout draws from torch's generator: seeded per (seed, epoch, rank) so a resumed epoch
-  // repeats exactly what the interrupted one would have done.
-  torch::manual_seed(data::keyed_random(useed, static_cast<uint64_t>(epoch),
-                                        static_cast<uint64_t>(group.group_rank()),
-                                        data::RandomStream::dropout));
-  const std::vector<int64_t> order = data::keyed_permutation(num_train, useed, static_cast<uint64_t>(epoch),
-                                                             data::RandomStream::epoch_order);
-  data::BatchLoader loader(
-      train_set, num_batches,
-      [&](int64_t b) {
-        const int64_t begin = b * batch_size, global_count = std::min(batch_size, num_train - begin);
-        const auto [first, count] = data::rank_share(global_count, group.group_rank(), group.group_size());
-        return data::BatchPlan{{order.begin() + begin + first, order.begin() + begin + first + count},
-                               global_count};
-      },
-      static_cast<uint64_t>(epoch), context.loader);
-  EpochTotals totals;
-  const double exposed_before = reducer.exposed_seconds();
-  double last_progress = start;
-  data::Batch batch;
-  for (int64_t step = 0; loader.next(batch); ++step) {
-    sgd.zero_grad();
-    reducer.begin_step();
-    std::vector<double> sums = {0, 0, 0};  // loss, top-1 and top-5 correct of this rank's share
-    if (batch.labels.numel() > 0) {
-      const at::Tensor images = batch.images.to(context.device, /*non_blocking=*/true);
-      const at::Tensor labels = batch.labels.to(context.device, /*non_blocking=*/true);
-      const at::Tensor logits = model.forward(images);
-      const at::Tensor summed = torch::nn::functional::cross_entropy(
-          logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-      // Sum over this rank's share / global batch size: the group's summed gradient is the
-      // gradient of the global batch mean, whatever the split.
-      (summed / static_cast<double>(batch.global_size)).backward();
-      const TopCounts counts = count_top_correct(logits, labels);
-      sums = {summed.item<double>(), counts.top1, counts.top5};
+// Where the values of a step's group-summed extras sit (after loss and correct counts).
+enum StepSum : size_t { kLoss, kTop1, kTop5, kStopSignal, kCheckpointDue, kNumStepSums };
+
+// Every rank of a seed group trains one seed with it: setup, resume, then per epoch the steps and the
+// epoch's end, each a small named piece.
+class SeedTrainer {
+ public:
+  SeedTrainer(const TrainContext& context, int64_t seed);
+  // True when every epoch is done; false when training stopped on a signal (checkpoint written).
+  bool run();
+
+ private:
+  // Setup.
+  void load_data();
+  void build_model();
+  // Continues after the checkpoint when there is one; returns the epoch to train next.
+  int64_t resume(store::EpochProgress& progress);
+  void snapshot_init();
+  // One epoch's steps from progress.step on; false when the group agreed to stop in the middle.
+  bool train_epoch(int64_t epoch, EpochTotals& totals);
+  void train_step(int64_t epoch, int64_t step, const data::Batch& batch, const std::vector<int64_t>& positions,
+                  double lr, std::vector<double>& sums);
+  // The epoch's end: evaluation, statistics, snapshot, checkpoint, log.
+  void finish_epoch(int64_t epoch, const EpochTotals& totals);
+
+  // Pieces.
+  void check_step_finite(int64_t epoch, int64_t step, double loss);
+  void check_parameters_finite(int64_t epoch);
+  void write_snapshot(int64_t epoch, std::map<std::string, double> metrics, const LayerStatsSet& stats);
+  void write_checkpoint(int64_t completed_epoch, const store::EpochProgress& progress);
+  bool group_any(bool value) const;
+  EvalResult evaluate_set(const data::SampleSet& set);
+  int64_t num_batches() const;
+  void log_progress(int64_t epoch, int64_t step, const EpochTotals& totals, double start, double wait_s);
+  void log_epoch(int64_t epoch, const EpochTotals& totals, const EvalResult& val, const EvalResult& test,
+                 double lr, const LayerStatsSet& stats, double epoch_s, double snapshot_s);
+  static std::string n_l_text(const LayerStatsSet& stats);
+
+  const TrainContext& context_;
+  const TrainOptions& options_;
+  const comm::Group& group_;
+  const int64_t seed_;
+  const uint64_t useed_;
+  std::unique_ptr<data::SampleSet> train_set_, val_set_, test_set_;
+  models::ConvNet model_{nullptr};
+  std::vector<store::LayerRecord> layers_;
+  std::unique_ptr<comm::GradientReducer> reducer_;
+  std::unique_ptr<Sgd> sgd_;
+  Schedule schedule_;
+  store::NamedTensors init_params_;
+  store::FileComm file_comm_;
+  CheckpointTimer checkpoint_timer_;
+};
+
+SeedTrainer::SeedTrainer(const TrainContext& context, int64_t seed)
+    : context_(context),
+      options_(context.options),
+      group_(context.group),
+      seed_(seed),
+      useed_(static_cast<uint64_t>(seed)),
+      checkpoint_timer_(context.options.checkpoint_minutes) {
+  load_data();
+  build_model();
+  // Every rank writes its share of an epoch file through MPI-IO (all hold the same weights).
+  if (group_.group_size() > 1) file_comm_ = {group_.native_handle(), group_.group_rank(), group_.group_size()};
+}
+
+// The validation split and normalization depend on the seed only; samples are chosen by index,
+// the dataset itself is never copied.
+void SeedTrainer::load_data() {
+  const data::Dataset& dataset = context_.dataset;
+  const data::Split split = data::split_validation(dataset.labels(data::Part::train), options_.val_fraction,
+                                                   useed_, options_.stratified, dataset.num_classes());
+  const data::Normalization normalization =
+      dataset.normalization(resolve_normalization(options_.normalize, dataset.name()), split.train);
+  train_set_ = dataset.samples(data::Part::train, split.train, normalization, options_.augment, useed_);
+  val_set_ = dataset.samples(data::Part::train, split.validation, normalization, false, useed_);
+  test_set_ = dataset.samples(data::Part::test, data::all_indices(dataset.size(data::Part::test)),
+                              normalization, false, useed_);
+}
+
+// Rank 0's init is everybody's (all ranks of the group).
+void SeedTrainer::build_model() {
+  model_ = models::make_model(context_.spec, context_.init, useed_);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& param : model_->parameters()) group_.group_broadcast(param, /*root=*/0);
+  }
+  model_->to(context_.device);
+  layers_ = layer_records(*model_);
+  std::vector<std::pair<std::string, at::Tensor>> trainable;
+  for (const auto& item : model_->named_parameters()) trainable.emplace_back(item.key(), item.value());
+  comm::ReducerOptions reducer_options;
+  reducer_options.bucket_bytes = static_cast<int64_t>(options_.bucket_mb * (1 << 20));
+  reducer_options.overlap = options_.overlap;
+  reducer_ = std::make_unique<comm::GradientReducer>(group_, model_->parameters(), reducer_options);
+  sgd_ = std::make_unique<Sgd>(trainable, options_.momentum, options_.weight_decay);
+  schedule_.kind = parse_schedule(options_.lr_schedule);
+  schedule_.base_lr = options_.lr;
+  schedule_.step_epochs = static_cast<int>(options_.lr_step);
+  schedule_.decay = options_.lr_decay;
+}
+
+int64_t SeedTrainer::num_batches() const {
+  return (train_set_->size() + options_.batch_size - 1) / options_.batch_size;
+}
+
+bool SeedTrainer::run() {
+  store::EpochProgress progress;
+  const int64_t first_epoch = resume(progress);
+  if (first_epoch == 1 && progress.step == 0) snapshot_init();
+  for (int64_t epoch = first_epoch; epoch <= options_.epochs; ++epoch) {
+    EpochTotals totals;
+    totals.progress = epoch == first_epoch ? progress : store::EpochProgress{};
+    if (!train_epoch(epoch, totals)) return false;
+    finish_epoch(epoch, totals);
+    if (epoch < options_.epochs && group_any(stop_signal_received())) {
+      if (context_.log)
+        *context_.log << "seed " << seed_ << ": " << signal_name(stop_signal_number()) << " after epoch " << epoch
+                      << ": stopping (checkpoint of epoch " << epoch << " written)" << std::endl;
+      return false;
     }
-    reducer.finish_step(sums);  // all ranks of the group
-    sgd.step(lr);
-    ++totals.steps;
-    totals.loss_sum += sums[0];
-    totals.correct += sums[1];
-    totals.correct_top5 += sums[2];
-    if (context.loss_log)
-      *context.loss_log << seed << " " << epoch << " " << step << " " << std::setprecision(9)
-                        << sums[0] / static_cast<double>(batch.global_size) << "\n";
-    if (context.log && wall_seconds() - last_progress > kProgressIntervalS) {
+  }
+  return true;
+}
+
+int64_t SeedTrainer::resume(store::EpochProgress& progress) {
+  store::Checkpoint checkpoint;
+  if (!options_.resume || !store::read_checkpoint(options_.out, seed_, checkpoint)) {
+    init_params_ = cloned_parameters(*model_);
+    return 1;
+  }
+  const std::string source = store::checkpoint_path(options_.out, seed_);
+  HPA_REQUIRE(checkpoint.progress.step < num_batches(),
+              source << ": step " << checkpoint.progress.step << " of epoch " << checkpoint.epoch + 1
+                     << " is beyond its " << num_batches() << " steps (is --batch-size the run's?)");
+  models::load_parameters(*model_, checkpoint.params, source, "the run's " + options_.arch);
+  sgd_->load_momenta(checkpoint.momenta, source);
+  init_params_ = store::read_epoch_params(store::epoch_file_path(options_.out, seed_, 0));
+  progress = checkpoint.progress;
+  if (context_.epochs_left_in_job) *context_.epochs_left_in_job -= checkpoint.epoch;
+  if (context_.log)
+    *context_.log << "seed " << seed_ << ": resuming after epoch " << checkpoint.epoch << " at step "
+                  << progress.step << "/" << num_batches() << " of epoch " << checkpoint.epoch + 1 << ", from "
+                  << source << std::endl;
+  return checkpoint.epoch + 1;
+}
+
+// Epoch 0: the init, before any step.
+void SeedTrainer::snapshot_init() {
+  const EvalResult val = evaluate_set(*val_set_);
+  const LayerStatsSet stats = compute_stats(*model_, layers_, init_params_);
+  std::map<std::string, double> metrics;
+  for (const std::string& name : metric_names()) metrics[name] = std::nan("");
+  metrics["val_loss"] = val.loss;
+  metrics["val_accuracy"] = val.accuracy;
+  metrics["val_top5_accuracy"] = val.top5_accuracy;
+  write_snapshot(0, metrics, stats);
+  write_checkpoint(0, {});
+  if (context_.log)
+    *context_.log << "seed " << seed_ << " epoch 0/" << options_.epochs << " (init) | val loss " << std::fixed
+                  << std::setprecision(4) << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy
+                  << "% | " << n_l_text(stats) << std::endl;
+}
+
+bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
+  const int64_t num_train = train_set_->size(), batch_size = options_.batch_size, batches = num_batches();
+  const int64_t first_step = totals.progress.step;
+  const double lr = schedule_.lr_at(static_cast<int>(epoch));
+  const double start = wall_seconds();
+  model_->train();
+  const std::vector<int64_t> order = data::keyed_permutation(num_train, useed_, static_cast<uint64_t>(epoch),
+                                                             data::RandomStream::epoch_order);
+  // This rank's share of global batch `step`, as positions in the training set.
+  const auto share = [&](int64_t step) {
+    const int64_t begin = step * batch_size, global_count = std::min(batch_size, num_train - begin);
+    const auto [first, count] = data::rank_share(global_count, group_.group_rank(), group_.group_size());
+    return data::BatchPlan{{order.begin() + begin + first, order.begin() + begin + first + count}, global_count};
+  };
+  data::BatchLoader loader(
+      *train_set_, batches - first_step, [&](int64_t b) { return share(first_step + b); },
+      static_cast<uint64_t>(epoch), context_.loader);
+  const double exposed_before = reducer_->exposed_seconds();
+  double last_progress = start;
+  bool stopped = false;
+  data::Batch batch;
+  for (int64_t step = first_step; loader.next(batch); ++step) {
+    std::vector<double> sums(kNumStepSums, 0.0);
+    train_step(epoch, step, batch, share(step).positions, lr, sums);
+    ++totals.steps_here;
+    store::EpochProgress& progress = totals.progress;
+    progress.step = step + 1;
+    progress.loss_sum += sums[kLoss];
+    progress.correct += sums[kTop1];
+    progress.correct_top5 += sums[kTop5];
+    if (context_.loss_log)
+      *context_.loss_log << seed_ << " " << epoch << " " << step << " " << std::setprecision(9)
+                         << sums[kLoss] / static_cast<double>(batch.global_size) << std::endl;
+    const bool more_steps = step + 1 < batches;  // at the last step, the epoch's end checkpoints
+    if (more_steps && sums[kStopSignal] > 0) {
+      write_checkpoint(epoch - 1, progress);
+      if (context_.log)
+        *context_.log << "seed " << seed_ << ": " << signal_name(stop_signal_number()) << ": checkpointed epoch "
+                      << epoch << " at step " << step + 1 << "/" << batches << ", stopping" << std::endl;
+      stopped = true;
+      break;
+    }
+    if (more_steps && sums[kCheckpointDue] > 0) {
+      write_checkpoint(epoch - 1, progress);
+      if (context_.log)
+        *context_.log << "seed " << seed_ << ": checkpointed epoch " << epoch << " at step " << step + 1 << "/"
+                      << batches << " (every " << options_.checkpoint_minutes << " min)" << std::endl;
+    }
+    if (context_.log && wall_seconds() - last_progress > kProgressIntervalS) {
       last_progress = wall_seconds();
-      const double done = static_cast<double>(std::min(num_train, (step + 1) * batch_size));
-      const double rate = done / (last_progress - start);
-      *context.log << "seed " << seed << " epoch " << epoch << ": batch " << step + 1 << "/" << num_batches
-                   << ", " << std::fixed << std::setprecision(0) << rate << " img/s, data wait "
-                   << std::setprecision(1) << 100 * loader.wait_seconds() / (last_progress - start)
-                   << "%, epoch ETA " << format_duration((static_cast<double>(num_train) - done) / rate)
-                   << std::endl;
+      log_progress(epoch, step, totals, start, loader.wait_seconds());
     }
   }
   totals.train_s = wall_seconds() - start;
   totals.data_wait_s = loader.wait_seconds();
-  totals.exposed_s = reducer.exposed_seconds() - exposed_before;
-  return totals;
+  totals.exposed_s = reducer_->exposed_seconds() - exposed_before;
+  return !stopped;
+}
+
+// Every rank of the group: forward and backward of this rank's share, the group sums of gradients
+// and of `sums` (loss, correct counts, stop and checkpoint requests), the SGD update.
+void SeedTrainer::train_step(int64_t epoch, int64_t step, const data::Batch& batch,
+                             const std::vector<int64_t>& positions, double lr, std::vector<double>& sums) {
+  sgd_->zero_grad();
+  reducer_->begin_step();
+  if (batch.labels.numel() > 0) {
+    std::vector<uint64_t> keys;  // dropout masks keyed by (seed, epoch, the sample's position)
+    keys.reserve(positions.size());
+    for (int64_t position : positions)
+      keys.push_back(data::keyed_random(useed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(position),
+                                        data::RandomStream::dropout));
+    model_->set_dropout_keys(keys);
+    const at::Tensor images = batch.images.to(context_.device, /*non_blocking=*/true);
+    const at::Tensor labels = batch.labels.to(context_.device, /*non_blocking=*/true);
+    const at::Tensor logits = model_->forward(images);
+    const at::Tensor summed = torch::nn::functional::cross_entropy(
+        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    // Sum over this rank's share / global batch size: the group's summed gradient is the
+    // gradient of the global batch mean, whatever the split.
+    (summed / static_cast<double>(batch.global_size)).backward();
+    const TopCounts counts = count_top_correct(logits, labels);
+    sums[kLoss] = summed.item<double>();
+    sums[kTop1] = counts.top1;
+    sums[kTop5] = counts.top5;
+  }
+  sums[kStopSignal] = stop_signal_received() ? 1 : 0;
+  sums[kCheckpointDue] = group_.is_group_root() && checkpoint_timer_.due() ? 1 : 0;
+  reducer_->finish_step(sums);  // all ranks of the group
+  check_step_finite(epoch, step, sums[kLoss]);
+  sgd_->step(lr);
+}
+
+void SeedTrainer::finish_epoch(int64_t epoch, const EpochTotals& totals) {
+  const double nan = std::nan("");
+  const double epoch_start = wall_seconds() - totals.train_s;
+  const double lr = schedule_.lr_at(static_cast<int>(epoch));
+  check_parameters_finite(epoch);
+  const EvalResult val = evaluate_set(*val_set_);
+  const bool last = epoch == options_.epochs;
+  const EvalResult test = last ? evaluate_set(*test_set_) : EvalResult{nan, nan, nan, 0};
+  const double snapshot_start = wall_seconds();
+  const LayerStatsSet stats = compute_stats(*model_, layers_, init_params_);
+  const double epoch_s = wall_seconds() - epoch_start;
+  const double num_train = static_cast<double>(train_set_->size());
+  const double images_here = std::min(num_train, static_cast<double>(totals.steps_here * options_.batch_size));
+  const store::EpochProgress& sums = totals.progress;
+  write_snapshot(epoch,
+                 {{"train_loss", sums.loss_sum / num_train},
+                  {"train_accuracy", sums.correct / num_train},
+                  {"train_top5_accuracy", sums.correct_top5 / num_train},
+                  {"val_loss", val.loss},
+                  {"val_accuracy", val.accuracy},
+                  {"val_top5_accuracy", val.top5_accuracy},
+                  {"test_loss", test.loss},
+                  {"test_accuracy", test.accuracy},
+                  {"test_top5_accuracy", test.top5_accuracy},
+                  {"lr", lr},
+                  {"epoch_seconds", epoch_s},
+                  {"images_per_second", images_here / totals.train_s},
+                  {"data_wait_fraction", totals.data_wait_s / totals.train_s}},
+                 stats);
+  write_checkpoint(epoch, {});
+  group_.group_barrier();  // the epoch file is in place before any rank moves on
+  const double snapshot_s = wall_seconds() - snapshot_start;
+  if (context_.epochs_done_in_job) ++*context_.epochs_done_in_job;
+  log_epoch(epoch, totals, val, test, lr, stats, epoch_s, snapshot_s);
+}
+
+void SeedTrainer::check_step_finite(int64_t epoch, int64_t step, double loss) {
+  if (std::isfinite(loss)) return;
+  std::string culprit = "every parameter is still finite";
+  for (const auto& [name, param] : models::named_parameters(*model_))
+    if (!all_finite(param)) {
+      culprit = "first non-finite layer: " + name;
+      break;
+    }
+  if (culprit.rfind("every", 0) == 0)
+    for (const auto& item : model_->named_parameters())
+      if (item.value().grad().defined() && !all_finite(item.value().grad())) {
+        culprit = "first non-finite gradient: " + item.key();
+        break;
+      }
+  HPA_FAIL("seed " << seed_ << " epoch " << epoch << " step " << step << ": the training loss is " << loss
+                   << " (" << culprit << "); training diverged, epochs before " << epoch
+                   << " are kept (lower --lr?)");
+}
+
+void SeedTrainer::check_parameters_finite(int64_t epoch) {
+  for (const auto& [name, param] : models::named_parameters(*model_))
+    HPA_REQUIRE(all_finite(param), "seed " << seed_ << " epoch " << epoch << " step " << num_batches() - 1
+                                           << ": layer " << name
+                                           << " has non-finite weights after the update; training diverged, "
+                                              "epochs before "
+                                           << epoch << " are kept (lower --lr?)");
+}
+
+// Every rank of the group writes its share of the epoch file; the group root renames it into place.
+void SeedTrainer::write_snapshot(int64_t epoch, std::map<std::string, double> metrics,
+                                 const LayerStatsSet& stats) {
+  store::EpochSnapshot snapshot;
+  snapshot.seed = seed_;
+  snapshot.epoch = epoch;
+  snapshot.params = models::named_parameters(*model_);
+  snapshot.metrics = std::move(metrics);
+  snapshot.layer_names = stats.names;
+  snapshot.cosines = stats.cosines;
+  snapshot.neg_fraction = stats.neg_fraction;
+  snapshot.dist_l2 = stats.dist_l2;
+  snapshot.dist_linf = stats.dist_linf;
+  store::write_epoch_file(options_.out, snapshot, file_comm_);
+}
+
+// The group root writes the checkpoint (every rank holds the same state); the timer restarts.
+void SeedTrainer::write_checkpoint(int64_t completed_epoch, const store::EpochProgress& progress) {
+  checkpoint_timer_.restart();
+  if (!group_.is_group_root()) return;
+  store::Checkpoint state{seed_, completed_epoch, progress, models::named_parameters(*model_), sgd_->momenta()};
+  store::write_checkpoint(options_.out, state);
+}
+
+bool SeedTrainer::group_any(bool value) const {
+  at::Tensor flag = at::full({1}, value ? 1.0 : 0.0, at::TensorOptions().dtype(at::kDouble));
+  group_.group_allreduce_sum(flag);
+  return flag.item<double>() > 0;
+}
+
+EvalResult SeedTrainer::evaluate_set(const data::SampleSet& set) {  // all ranks of the group
+  const double nan = std::nan("");
+  return set.size() ? evaluate(*model_, set, group_, options_.eval_batch_size, context_.loader)
+                    : EvalResult{nan, nan, nan, 0};
+}
+
+void SeedTrainer::log_progress(int64_t epoch, int64_t step, const EpochTotals& totals, double start,
+                               double wait_s) {
+  const int64_t num_train = train_set_->size();
+  const double now = wall_seconds();
+  const double done_here = static_cast<double>(std::min(num_train, totals.steps_here * options_.batch_size));
+  const double rate = done_here / (now - start);
+  const double left = static_cast<double>(num_train - std::min(num_train, (step + 1) * options_.batch_size));
+  *context_.log << "seed " << seed_ << " epoch " << epoch << ": batch " << step + 1 << "/" << num_batches()
+                << ", " << std::fixed << std::setprecision(0) << rate << " img/s, data wait "
+                << std::setprecision(1) << 100 * wait_s / (now - start) << "%, epoch ETA "
+                << format_duration(left / rate) << std::endl;
+}
+
+void SeedTrainer::log_epoch(int64_t epoch, const EpochTotals& totals, const EvalResult& val,
+                            const EvalResult& test, double lr, const LayerStatsSet& stats, double epoch_s,
+                            double snapshot_s) {
+  if (!context_.log) return;
+  const double num_train = static_cast<double>(train_set_->size());
+  const store::EpochProgress& sums = totals.progress;
+  const double elapsed = wall_seconds() - context_.job_start_s;
+  const int64_t done = context_.epochs_done_in_job ? *context_.epochs_done_in_job : 1;
+  const int64_t left = context_.epochs_left_in_job ? *context_.epochs_left_in_job - done : 0;
+  const double eta = elapsed / static_cast<double>(done) * static_cast<double>(left);
+  const double images_here = std::min(num_train, static_cast<double>(totals.steps_here * options_.batch_size));
+  std::ostringstream line;
+  line << "seed " << seed_ << " epoch " << epoch << "/" << options_.epochs << std::fixed << std::setprecision(4)
+       << " | train loss " << sums.loss_sum / num_train << " acc " << std::setprecision(2)
+       << 100 * sums.correct / num_train << "% | val loss " << std::setprecision(4) << val.loss << " acc "
+       << std::setprecision(2) << 100 * val.accuracy << "% top5 " << 100 * val.top5_accuracy << "%";
+  if (epoch == options_.epochs)
+    line << " | test acc " << 100 * test.accuracy << "% top5 " << 100 * test.top5_accuracy << "%";
+  line << " | lr " << std::setprecision(5) << lr << " | " << std::setprecision(0) << images_here / totals.train_s
+       << " img/s, data wait " << std::setprecision(1) << 100 * totals.data_wait_s / totals.train_s << "% | "
+       << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
+  if (group_.group_size() > 1) {
+    const double exposed_per_step_s =
+        totals.exposed_s / static_cast<double>(std::max<int64_t>(1, totals.steps_here));
+    line << " | allreduce exposed " << std::setprecision(2) << 1e3 * exposed_per_step_s << " ms/step ("
+         << std::setprecision(1) << 100 * totals.exposed_s / totals.train_s << "%)";
+  }
+  line << " | snapshot " << std::setprecision(3) << snapshot_s << "s (" << std::setprecision(1)
+       << 100 * snapshot_s / epoch_s << "%) | " << n_l_text(stats);
+  *context_.log << line.str() << std::endl;
+}
+
+std::string SeedTrainer::n_l_text(const LayerStatsSet& stats) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << "n_l";
+  for (double value : stats.neg_fraction) out << " " << value;
+  return out.str();
 }
 
 }  // namespace
 
-void train_seed(const TrainContext& context, int64_t seed) {
-  const TrainOptions& options = context.options;
-  const comm::Group& group = context.group;
-  const uint64_t useed = static_cast<uint64_t>(seed);
-  const std::string& run_dir = options.out;
-
-  // Data: the validation split and normalization depend on the seed only; samples are chosen by
-  // index, the dataset itself is never copied.
-  const data::Dataset& dataset = context.dataset;
-  const data::Split split = data::split_validation(dataset.labels(data::Part::train), options.val_fraction,
-                                                   useed, options.stratified, dataset.num_classes());
-  const data::Normalization normalization =
-      dataset.normalization(resolve_normalization(options.normalize, dataset.name()), split.train);
-  const auto train_set =
-      dataset.samples(data::Part::train, split.train, normalization, options.augment, useed);
-  const auto val_set = dataset.samples(data::Part::train, split.validation, normalization, false, useed);
-  const auto test_set = dataset.samples(data::Part::test, data::all_indices(dataset.size(data::Part::test)),
-                                        normalization, false, useed);
-
-  // Model: rank 0's init is everybody's (all ranks of the group).
-  models::ConvNet model = models::make_model(context.spec, context.init, useed);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& param : model->parameters()) group.group_broadcast(param, /*root=*/0);
-  }
-  model->to(context.device);
-  const std::vector<store::LayerRecord> layers = layer_records(*model);
-  std::vector<std::pair<std::string, at::Tensor>> trainable;
-  for (const auto& item : model->named_parameters()) trainable.emplace_back(item.key(), item.value());
-  comm::ReducerOptions reducer_options;
-  reducer_options.bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
-  reducer_options.overlap = options.overlap;
-  comm::GradientReducer reducer(group, model->parameters(), reducer_options);
-  Sgd sgd(trainable, options.momentum, options.weight_decay);
-  Schedule schedule;
-  schedule.kind = parse_schedule(options.lr_schedule);
-  schedule.base_lr = options.lr;
-  schedule.step_epochs = static_cast<int>(options.lr_step);
-  schedule.decay = options.lr_decay;
-
-  store::NamedTensors init_params;
-  int64_t first_epoch = 1;
-  store::Checkpoint checkpoint;
-  if (options.resume && store::read_checkpoint(run_dir, seed, checkpoint)) {
-    const std::string source = store::checkpoint_path(run_dir, seed);
-    models::load_parameters(*model, checkpoint.params, source, "the run's " + options.arch);
-    sgd.load_momenta(checkpoint.momenta, source);
-    init_params = store::read_epoch_params(store::epoch_file_path(run_dir, seed, 0));
-    first_epoch = checkpoint.epoch + 1;
-    if (context.epochs_left_in_job) *context.epochs_left_in_job -= checkpoint.epoch;
-    if (context.log)
-      *context.log << "seed " << seed << ": resuming after epoch " << checkpoint.epoch << " from " << source
-                   << "\n";
-  } else {
-    init_params = cloned_parameters(*model);
-  }
-
-  // Every rank writes its share of the epoch file through MPI-IO (all hold the same weights); the
-  // group root renames it into place and writes the checkpoint.
-  store::FileComm file_comm;
-  if (group.group_size() > 1) file_comm = {group.native_handle(), group.group_rank(), group.group_size()};
-  const auto write_epoch = [&](int64_t epoch, std::map<std::string, double> metrics,
-                               const LayerStatsSet& stats) {
-    store::EpochSnapshot snapshot;
-    snapshot.seed = seed;
-    snapshot.epoch = epoch;
-    snapshot.params = models::named_parameters(*model);
-    snapshot.metrics = std::move(metrics);
-    snapshot.layer_names = stats.names;
-    snapshot.cosines = stats.cosines;
-    snapshot.neg_fraction = stats.neg_fraction;
-    snapshot.dist_l2 = stats.dist_l2;
-    snapshot.dist_linf = stats.dist_linf;
-    store::write_epoch_file(run_dir, snapshot, file_comm);
-    if (!group.is_group_root()) return;
-    store::Checkpoint state{seed, epoch, snapshot.params, sgd.momenta()};
-    store::write_checkpoint(run_dir, state);
-  };
-  const auto n_l_text = [](const LayerStatsSet& stats) {
-    std::ostringstream out;
-    out << std::fixed << std::setprecision(2) << "n_l";
-    for (double value : stats.neg_fraction) out << " " << value;
-    return out.str();
-  };
-  const double nan = std::nan("");
-  const auto evaluate_set = [&](const data::SampleSet& set) {  // all ranks of the group
-    return set.size() ? evaluate(*model, set, group, options.eval_batch_size, context.loader)
-                      : EvalResult{nan, nan, nan, 0};
-  };
-
-  if (first_epoch == 1) {  // epoch 0: the init, before any step
-    const EvalResult val = evaluate_set(*val_set);
-    const LayerStatsSet stats = compute_stats(*model, layers, init_params);
-    std::map<std::string, double> metrics;
-    for (const std::string& name : metric_names()) metrics[name] = nan;
-    metrics["val_loss"] = val.loss;
-    metrics["val_accuracy"] = val.accuracy;
-    metrics["val_top5_accuracy"] = val.top5_accuracy;
-    write_epoch(0, metrics, stats);
-    if (context.log)
-      *context.log << "seed " << seed << " epoch 0/" << options.epochs << " (init) | val loss " << std::fixed
-                   << std::setprecision(4) << val.loss << " acc " << std::setprecision(2)
-                   << 100 * val.accuracy << "% | " << n_l_text(stats) << std::endl;
-  }
-
-  const double num_train = static_cast<double>(train_set->size());
-  for (int64_t epoch = first_epoch; epoch <= options.epochs; ++epoch) {
-    const double epoch_start = wall_seconds();
-    const double lr = schedule.lr_at(static_cast<int>(epoch));
-    const EpochTotals totals = train_epoch(context, *model, *train_set, reducer, sgd, seed, epoch, lr);
-    const EvalResult val = evaluate_set(*val_set);
-    const bool last = epoch == options.epochs;
-    const EvalResult test = last ? evaluate_set(*test_set) : EvalResult{nan, nan, nan, 0};
-    const double snapshot_start = wall_seconds();
-    const LayerStatsSet stats = compute_stats(*model, layers, init_params);
-    const double epoch_s = wall_seconds() - epoch_start;
-    const double images_per_s = num_train / totals.train_s;
-    const double data_wait_fraction = totals.data_wait_s / totals.train_s;
-    write_epoch(epoch,
-                {{"train_loss", totals.loss_sum / num_train},
-                 {"train_accuracy", totals.correct / num_train},
-                 {"train_top5_accuracy", totals.correct_top5 / num_train},
-                 {"val_loss", val.loss},
-                 {"val_accuracy", val.accuracy},
-                 {"val_top5_accuracy", val.top5_accuracy},
-                 {"test_loss", test.loss},
-                 {"test_accuracy", test.accuracy},
-                 {"test_top5_accuracy", test.top5_accuracy},
-                 {"lr", lr},
-                 {"epoch_seconds", epoch_s},
-                 {"images_per_second", images_per_s},
-                 {"data_wait_fraction", data_wait_fraction}},
-                stats);
-    group.group_barrier();  // the epoch file is in place before any rank moves on
-    const double snapshot_s = wall_seconds() - snapshot_start;
-    if (context.epochs_done_in_job) ++*context.epochs_done_in_job;
-    if (context.log) {
-      const double elapsed = wall_seconds() - context.job_start_s;
-      const int64_t done = context.epochs_done_in_job ? *context.epochs_done_in_job : 1;
-      const int64_t left = context.epochs_left_in_job ? *context.epochs_left_in_job - done : 0;
-      const double eta = elapsed / static_cast<double>(done) * static_cast<double>(left);
-      std::ostringstream line;
-      line << "seed " << seed << " epoch " << epoch << "/" << options.epochs << std::fixed
-           << std::setprecision(4) << " | train loss " << totals.loss_sum / num_train << " acc "
-           << std::setprecision(2) << 100 * totals.correct / num_train << "% | val loss "
-           << std::setprecision(4) << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy
-           << "% top5 " << 100 * val.top5_accuracy << "%";
-      if (last) line << " | test acc " << 100 * test.accuracy << "% top5 " << 100 * test.top5_accuracy << "%";
-      line << " | lr " << std::setprecision(5) << lr << " | " << std::setprecision(0) << images_per_s
-           << " img/s, data wait " << std::setprecision(1) << 100 * data_wait_fraction << "% | "
-           << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
-      if (group.group_size() > 1) {
-        const double exposed_per_step_s =
-            totals.exposed_s / static_cast<double>(std::max<int64_t>(1, totals.steps));
-        line << " | allreduce exposed " << std::setprecision(2) << 1e3 * exposed_per_step_s << " ms/step ("
-             << std::setprecision(1) << 100 * totals.exposed_s / totals.train_s << "%)";
-      }
-      line << " | snapshot " << std::setprecision(3) << snapshot_s << "s (" << std::setprecision(1)
-           << 100 * snapshot_s / (wall_seconds() - epoch_start) << "%) | " << n_l_text(stats);
-      *context.log << line.str() << std::endl;
-    }
-  }
-}
+bool train_seed(const TrainContext& context, int64_t seed) { return SeedTrainer(context, seed).run(); }
 
 }  // namespace hpa::train

@@ -38,8 +38,10 @@ std::vector<std::string> metric_names();
 // The model/layers table of a model (conv layers, 1x1 skipped, paper numbering).
 std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model);
 
-// Every rank of the group: trains `seed`, continuing after the checkpoint when one exists.
-void train_seed(const TrainContext& context, int64_t seed);
+// Every rank of the group: trains `seed`, continuing from the checkpoint (also one inside an epoch)
+// under --resume. True when all epochs are done; false when the group stopped on SIGUSR2 or SIGTERM
+// after writing a checkpoint.
+bool train_seed(const TrainContext& context, int64_t seed);
 
 
 }  // namespace hpa::train

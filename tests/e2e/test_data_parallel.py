@@ -1,8 +1,9 @@
 """hpa-train across ranks with real mpirun: (a) 1 rank and 2 ranks with the same seed and global
-batch see the same first loss to rounding, and after 50 steps differ in no parameter by more than
-3x what 1 vs 2 threads on one rank differ (reduction order is the only difference, and training
-amplifies rounding chaotically: DESIGN section 4), with overlapped buckets and with one allreduce
-after backward; (b) two seed groups of
+batch (dropout 0.5: its masks are keyed by sample, not drawn per rank) see the same first loss to
+rounding, and after 50 steps differ in no parameter by more than 3x what 1 vs 2 threads on one rank
+differ (reduction order is the only difference, and training amplifies rounding chaotically: DESIGN
+section 4), with overlapped buckets and with one allreduce after backward; (a2) the same after the
+first 3 steps at the demo's learning rate, within 10x; (b) two seed groups of
 one rank in one job are bit-identical to two single-rank runs; (c) a rank that fails ends the
 whole job promptly with one clear line; (d) a launch whose size disagrees with SLURM_NTASKS is
 refused.
@@ -33,10 +34,10 @@ def params(run_dir, seed_index, epoch):
         return {k: f["params"][k][seed_index, epoch].astype(np.float64) for k in f["params"]}
 
 
-# (a) 50 steps: 3200 samples, global batch 64, no dropout (its masks are drawn per rank). A small
-# learning rate keeps the early, chaotic phase from amplifying rounding differences.
+# (a) 50 steps: 3200 samples, global batch 64, dropout 0.5. A small learning rate keeps the early,
+# chaotic phase from amplifying rounding differences.
 steps = ["--data-dir", FASHION_MNIST, "--train-subset", "3200", "--val-fraction", "0", "--test-subset", "1001",
-         "--epochs", "1", "--batch-size", "64", "--lr", "0.002", "--dropout", "0", "--init", "torchvision",
+         "--epochs", "1", "--batch-size", "64", "--lr", "0.002", "--dropout", "0.5", "--init", "torchvision",
          "--threads", "1", "--seeds", "5"]
 def largest_difference(run_a, run_b):
     a, b = params(run_a, 0, 1), params(run_b, 0, 1)
@@ -74,6 +75,24 @@ for overlap in ["true", "false"]:
         acc = f["metrics/test_accuracy"][0, 1]
         checks.check(abs(acc * 1001 - round(acc * 1001)) < 1e-6, f"test accuracy {acc} is not k/1001")
         checks.check(abs(acc - g["metrics/test_accuracy"][0, 1]) <= 2 / 1001, "test accuracy far from the 1-rank run")
+
+# (a2) the first 3 steps (192 samples, batch 64) with the demo's dropout 0.5 and learning rate 0.02.
+early = ["--data-dir", FASHION_MNIST, "--train-subset", "192", "--val-fraction", "0", "--test-subset", "100",
+         "--epochs", "1", "--batch-size", "64", "--lr", "0.02", "--dropout", "0.5", "--init", "torchvision",
+         "--seeds", "5"]
+early_runs = {}
+for label, launcher, threads in [("1 rank 1 thread", [], "1"), ("1 rank 2 threads", [], "2"),
+                                 ("2 ranks", mpi2, "1")]:
+    out = os.path.join(work, "early_" + label.replace(" ", "_"))
+    r = run([*launcher, train, "--out", out, "--threads", threads, *early])
+    checks.check(r.returncode == 0, f"early {label} failed: {r.stderr}")
+    early_runs[label] = out
+thread_difference = largest_difference(early_runs["1 rank 1 thread"], early_runs["1 rank 2 threads"])
+rank_difference = largest_difference(early_runs["1 rank 1 thread"], early_runs["2 ranks"])
+print(f"after 3 steps with dropout 0.5: 1 vs 2 threads {thread_difference:.2e}, 1 vs 2 ranks {rank_difference:.2e}")
+checks.check(rank_difference <= 10 * max(thread_difference, 1e-7),
+             f"1 vs 2 ranks differ by {rank_difference:.2e} after 3 steps with dropout, more than 10x the thread "
+             f"rounding {thread_difference:.2e}: dropout masks depend on the rank")
 
 # (b) two seed groups of one rank each, against separate single-rank runs (dropout and augmentation on).
 seeds = ["--data-dir", FASHION_MNIST, "--train-subset", "1000", "--epochs", "2", "--batch-size", "50", "--lr", "0.02",

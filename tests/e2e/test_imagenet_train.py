@@ -1,7 +1,7 @@
 """hpa-train --dataset imagenet end to end on the fixture packs (real photographs, every quirk):
 AlexNet (width 1/4) on 64-pixel crops. The run directory holds top-5 accuracies and the data-wait
 share; 1 and 4 decoding threads train bit-identical weights; 2 ranks of one seed group start from
-the same loss (dropout off: its masks are drawn per rank); hpa-reinit-grid runs on the result; and every misuse of ImageNet data is one line
+the same loss (with dropout: its masks are keyed by sample); hpa-reinit-grid runs on the result; and every misuse of ImageNet data is one line
 naming the file or option, the run directory untouched: a data dir without val.h5, a val pack
 whose classes differ, a resumed run or a grid whose model head has another class count than the
 pack, --normalize dataset, an evaluation resize below the crop.
@@ -61,10 +61,10 @@ checks.check(all(np.array_equal(a[k], b[k], equal_nan=True) for k in a), "1 vs 4
 checks.check(open(one + ".loss").read() == open(four + ".loss").read(), "1 vs 4 decoding threads: losses differ")
 
 two = os.path.join(work, "two_ranks")
-# Without dropout (its masks are drawn per rank), 1 and 2 ranks see the same batches: the same first loss.
+# 1 and 2 ranks see the same batches and dropout masks: the same first loss.
 for ranks in (1, 2):
     r = run([mpirun, "-np", ranks, train, "--out", f"{two}_{ranks}", *common, "--threads", "1", "--data-threads", "2",
-             "--dropout", "0", "--epochs", "1", "--loss-log", f"{two}_{ranks}.loss"])
+             "--dropout", "0.5", "--epochs", "1", "--loss-log", f"{two}_{ranks}.loss"])
     checks.check(r.returncode == 0, f"{ranks}-rank run failed: {r.stderr}")
 first = [float(open(f"{two}_{ranks}.loss").readline().split()[3]) for ranks in (1, 2)]
 checks.check(abs(first[0] - first[1]) <= 1e-6 * abs(first[0]), f"first loss 1 vs 2 ranks: {first}")

@@ -1,6 +1,7 @@
 // Models: torchvision parameter counts and names, output shapes, init schemes, input-size checks.
 #include "common/error.hpp"
 #include "models/architectures.hpp"
+#include "models/keyed_dropout.hpp"
 #include "models/parameters.hpp"
 
 #include <gtest/gtest.h>
@@ -172,3 +173,44 @@ TEST(Models, CheckParametersFitNamesTheParameter) {
 }
 
 }  // namespace
+
+TEST(KeyedDropout, MaskIsAFunctionOfKeyAndLayer) {
+  constexpr int64_t kCount = 1 << 20;
+  std::vector<float> a(kCount), b(kCount), c(kCount), d(kCount);
+  hpa::models::keyed_dropout_mask(/*key=*/12345, /*layer=*/1, 0.5, kCount, a.data());
+  hpa::models::keyed_dropout_mask(12345, 1, 0.5, kCount, b.data());
+  hpa::models::keyed_dropout_mask(12346, 1, 0.5, kCount, c.data());
+  hpa::models::keyed_dropout_mask(12345, 2, 0.5, kCount, d.data());
+  EXPECT_EQ(a, b);
+  int64_t kept = 0, same_as_other_key = 0, same_as_other_layer = 0;
+  for (int64_t j = 0; j < kCount; ++j) {
+    ASSERT_TRUE(a[j] == 0.0f || a[j] == 2.0f) << a[j];  // kept values scaled by 1 / (1 - p)
+    kept += a[j] != 0.0f;
+    same_as_other_key += a[j] == c[j];
+    same_as_other_layer += a[j] == d[j];
+  }
+  // Binomial(2^20, 1/2): sd 512; these bounds are 5 sd.
+  EXPECT_NEAR(static_cast<double>(kept), kCount / 2.0, 2560);
+  EXPECT_NEAR(static_cast<double>(same_as_other_key), kCount / 2.0, 2560);
+  EXPECT_NEAR(static_cast<double>(same_as_other_layer), kCount / 2.0, 2560);
+  std::vector<float> sparse(kCount);
+  hpa::models::keyed_dropout_mask(7, 1, 0.1, kCount, sparse.data());
+  int64_t dropped = 0;
+  for (float value : sparse) dropped += value == 0.0f;
+  EXPECT_NEAR(static_cast<double>(dropped), 0.1 * kCount, 5 * 307);
+}
+
+TEST(KeyedDropout, TrainingNeedsOneKeyPerSampleEvaluationIsIdentity) {
+  hpa::models::KeyedDropout dropout(0.5, 1);
+  const at::Tensor x = torch::ones({3, 8});
+  EXPECT_THROW(dropout->forward(x), hpa::Error);  // training without keys
+  dropout->set_keys({1, 2, 3});
+  const at::Tensor y = dropout->forward(x);
+  std::vector<float> expected(8);
+  for (int64_t b = 0; b < 3; ++b) {
+    hpa::models::keyed_dropout_mask(static_cast<uint64_t>(b + 1), 1, 0.5, 8, expected.data());
+    for (int64_t j = 0; j < 8; ++j) EXPECT_EQ(y[b][j].item<float>(), expected[static_cast<size_t>(j)]);
+  }
+  dropout->eval();
+  EXPECT_TRUE(dropout->forward(x).equal(x));
+}

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 namespace {
 
@@ -108,3 +109,16 @@ TEST(Projection, ComputeLayerStatsMatchesPerLayerCalls) {
 }
 
 }  // namespace
+
+TEST(Projection, DivergedFiltersAreNaNNeverBiased) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  // Filter 0 holds a NaN, filter 1 an infinity, filter 2 is finite and negative.
+  const at::Tensor weight = at::tensor({1.0, nan, -1.0, inf, -1.0, -2.0}, at::kDouble).reshape({3, 2});
+  const at::Tensor cosines = hpa::stats::filter_cosines(weight);
+  EXPECT_TRUE(std::isnan(cosines[0].item<double>()));
+  EXPECT_TRUE(std::isnan(cosines[1].item<double>()));
+  EXPECT_NEAR(cosines[2].item<double>(), -3.0 / std::sqrt(10.0), 1e-12);  // (-1 - 2) / (sqrt(5) sqrt(2))
+  // A layer with a diverged filter has no n_l (before: NaN filters counted as <= 0, n_l = 1).
+  EXPECT_TRUE(std::isnan(hpa::stats::neg_fraction(cosines)));
+  EXPECT_DOUBLE_EQ(hpa::stats::neg_fraction(cosines.slice(0, 2, 3)), 1.0);
+}
