@@ -11,5 +11,8 @@
 #SBATCH --cpus-per-task=8
 #SBATCH --time=24:00:00
 #SBATCH --output=hpa-alexnet-imagenet-%j.out
+#SBATCH --open-mode=append
+#SBATCH --requeue
+#SBATCH --signal=USR2@600
 job=alexnet_imagenet config=alexnet_imagenet.cfg grid_epochs=0,1,2,3,5,10,20,30,40,50,60,70,75
 source "${SLURM_SUBMIT_DIR:-.}/slurm/imagenet_run.sh"

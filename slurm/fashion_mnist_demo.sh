@@ -8,12 +8,17 @@
 #SBATCH --cpus-per-task=1
 #SBATCH --time=01:00:00
 #SBATCH --output=hpa-fmnist-demo-%j.out
+#SBATCH --open-mode=append
+#SBATCH --requeue
+#SBATCH --signal=USR2@120
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
 build=${HPA_BUILD_DIR:-build/release}
 run_dir=${1:-runs/fashion_mnist_demo_slurm}
 mode=()
 [[ -f "$run_dir/run.h5" ]] && mode=(--resume)  # a requeued or resubmitted job continues
+source slurm/requeue.sh
 # shellcheck disable=SC2086
-srun --mpi=pmix "$build/src/hpa-train" --config jobs/fashion_mnist_demo.cfg --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
-srun --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" ${HPA_GRID_EXTRA:-}
+hpa_train_step "$build/src/hpa-train" --config jobs/fashion_mnist_demo.cfg --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
+# shellcheck disable=SC2086
+srun --kill-on-bad-exit=1 --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" ${HPA_GRID_EXTRA:-}

@@ -1,7 +1,9 @@
 # The body the ImageNet batch scripts share (sourced, not submitted): trains the job config
 # $config into HPA_RUN_DIR from the packs in HPA_PACK_DIR, one rank per GPU, then runs the
-# re-initialization grid over the same tasks. A resubmitted job continues both: hpa-train --resume
-# from the last checkpoint, the grid from RUN/reinit.h5.
+# re-initialization grid over the same tasks. SIGUSR2 before the time limit (or SIGTERM on
+# preemption) makes hpa-train checkpoint and the job requeue itself (slurm/requeue.sh); a requeued or
+# resubmitted job continues both: hpa-train --resume from the checkpoint's step, the grid from
+# RUN/reinit.h5.
 #   HPA_PACK_DIR   folder with train.h5 and val.h5 (hpa-pack; docs/imagenet.md)     required
 #   HPA_RUN_DIR    the run directory                                                 default runs/<job>
 #   HPA_DEVICE     cuda, or cpu on a cluster without GPUs (then submit with --gpus-per-task=0)
@@ -18,10 +20,11 @@ mode=()
 [[ -f "$run_dir/run.h5" ]] && mode=(--resume)
 echo "$job: packs $HPA_PACK_DIR, run $run_dir, device ${HPA_DEVICE:-cuda}, $SLURM_NTASKS task(s) ${mode[*]}"
 # Each task sees its node's GPUs and takes local_rank % GPUs; decoding threads = --cpus-per-task.
+source slurm/requeue.sh
 # shellcheck disable=SC2086
-srun --mpi=pmix "$build/src/hpa-train" --config "jobs/$config" --data-dir "$HPA_PACK_DIR" \
+hpa_train_step "$build/src/hpa-train" --config "jobs/$config" --data-dir "$HPA_PACK_DIR" \
   --device "${HPA_DEVICE:-cuda}" --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
 # The grid evaluates on the CPU cores of the same tasks (its GPU path is not written yet).
 # shellcheck disable=SC2086
-srun --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" --epochs "${HPA_GRID_EPOCHS:-$grid_epochs}" \
+srun --kill-on-bad-exit=1 --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" --epochs "${HPA_GRID_EPOCHS:-$grid_epochs}" \
   --rerandomize "${HPA_GRID_RERANDOMIZE:-3}" ${HPA_GRID_EXTRA:-}

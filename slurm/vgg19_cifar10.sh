@@ -8,6 +8,9 @@
 #SBATCH --cpus-per-task=8
 #SBATCH --time=24:00:00
 #SBATCH --output=hpa-vgg19-cifar10-%j.out
+#SBATCH --open-mode=append
+#SBATCH --requeue
+#SBATCH --signal=USR2@300
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
 schedule=${1:-step}
@@ -15,5 +18,6 @@ build=${HPA_BUILD_DIR:-build/release}
 run_dir=${2:-runs/vgg19_cifar10_$schedule}
 mode=()
 [[ -f "$run_dir/run.h5" ]] && mode=(--resume)
-srun --mpi=pmix "$build/src/hpa-train" --config "jobs/vgg19_cifar10_$schedule.cfg" --out "$run_dir" "${mode[@]}"
-srun --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" --epochs 0,1,2,3,5,10,20,30,40,50,60,70,75 --rerandomize 3
+source slurm/requeue.sh
+hpa_train_step "$build/src/hpa-train" --config "jobs/vgg19_cifar10_$schedule.cfg" --out "$run_dir" "${mode[@]}"
+srun --kill-on-bad-exit=1 --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" --epochs 0,1,2,3,5,10,20,30,40,50,60,70,75 --rerandomize 3

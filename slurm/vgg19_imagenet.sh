@@ -12,6 +12,9 @@
 #SBATCH --cpus-per-task=8
 #SBATCH --time=48:00:00
 #SBATCH --output=hpa-vgg19-imagenet-%j.out
+#SBATCH --open-mode=append
+#SBATCH --requeue
+#SBATCH --signal=USR2@600
 if [[ "${1:-}" == orig ]]; then
   job=vgg19_orig_imagenet config=vgg19_orig_imagenet.cfg grid_epochs=0,1,2,3,5,10
 else

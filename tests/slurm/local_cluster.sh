@@ -23,6 +23,8 @@ $MARK
 ClusterName=hpa
 SlurmctldHost=$(node)
 AuthType=auth/munge
+# A requeued job may start again cred_expire + 1 s later (Slurm default 120 s).
+AuthInfo=cred_expire=10
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
