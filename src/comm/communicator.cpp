@@ -3,6 +3,7 @@
 
 #include "comm/mpi_check.hpp"
 #include "common/error.hpp"
+#include "common/process.hpp"
 
 #include <mpi.h>
 
@@ -126,6 +127,7 @@ World::World(int& argc, char**& argv) {
   HPA_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   HPA_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_));
   HPA_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));
+  set_multi_rank_job(world_size_ > 1);
   MPI_Comm node = MPI_COMM_NULL;
   HPA_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
   HPA_MPI_CHECK(MPI_Comm_size(node, &local_size_));

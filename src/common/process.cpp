@@ -3,7 +3,16 @@
 
 #include <malloc.h>
 
+#include <atomic>
+
 namespace hpa {
+
+namespace {
+std::atomic<bool> g_multi_rank{false};
+}  // namespace
+
+void set_multi_rank_job(bool value) { g_multi_rank = value; }
+bool multi_rank_job() { return g_multi_rank; }
 
 void tune_allocator() {
   // Blocks up to 1 GiB come from the heap, and up to 1 GiB of free heap top is kept for reuse.

@@ -1,5 +1,6 @@
 // Per-epoch snapshot files and checkpoints: written whole under a temporary name, then renamed.
 #include "common/error.hpp"
+#include "common/fault.hpp"
 #include "store/atomic_file.hpp"
 #include "store/h5.hpp"
 #include "store/run_directory.hpp"
@@ -55,6 +56,7 @@ void write_epoch_file(const std::string& run_dir, const EpochSnapshot& snapshot,
     h5::write_attr_int(root, "seed", snapshot.seed);
     h5::write_attr_int(root, "epoch", snapshot.epoch);
     write_tensors(root, "params", snapshot.params, comm);
+    fault_point("epoch_write", comm.rank);  // the other ranks are inside the collective write
     for (const auto& [name, value] : snapshot.metrics)
       h5::write_doubles(root, "metrics/" + name, {value}, {1}, is_root);
     const hsize_t num_layers = snapshot.neg_fraction.size();

@@ -3,10 +3,13 @@
 // hpa writes. Internal to src/store: no header outside this folder includes it.
 #pragma once
 
+#include "common/process.hpp"
+
 #include <ATen/core/Tensor.h>
 #include <hdf5.h>
 
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -41,8 +44,10 @@ class Handle {
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   hid_t get() const { return id_; }
+  // While an exception unwinds towards the MPI_Abort of a multi-rank job, the handle is left open:
+  // closing a file written through MPI-IO is collective and would wait for the other ranks forever.
   void reset() {
-    if (id_ >= 0 && closer_) closer_(id_);
+    if (id_ >= 0 && closer_ && !(std::uncaught_exceptions() > 0 && multi_rank_job())) closer_(id_);
     id_ = H5I_INVALID_HID;
   }
   // Closes now and checks the result (a file's close is where its last writes happen).

@@ -4,6 +4,7 @@
 #include "comm/gradient_reducer.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/fault.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
 #include "data/keyed_random.hpp"
@@ -359,6 +360,7 @@ void SeedTrainer::train_step(int64_t epoch, int64_t step, const data::Batch& bat
     sums[kTop1] = counts.top1;
     sums[kTop5] = counts.top5;
   }
+  fault_point("allreduce", group_.group_rank());  // the group's gradient buckets are in flight
   sums[kStopSignal] = stop_signal_received() ? 1 : 0;
   sums[kCheckpointDue] = group_.is_group_root() && checkpoint_timer_.due() ? 1 : 0;
   reducer_->finish_step(sums);  // all ranks of the group
