@@ -19,7 +19,7 @@ int run(int argc, char** argv, hpa::comm::World& world) {
   po::options_description description("options");
   description.add_options()("run", po::value(&o.run_dir), "run directory written by hpa-train (required)")(
       "epochs", po::value(&o.epochs_text)->default_value(o.epochs_text),
-      "reset epochs: 'all', or list and ranges, e.g. 0,1,2,5-10")(
+      "reset epochs: 'all' (every epoch whose parameters the run kept), or list and ranges, e.g. 0,1,2,5-10")(
       "rerandomize", po::value(&o.rerandomize)->default_value(o.rerandomize),
       "re-randomization draws per layer from the init distribution")(
       "batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "test images per batch")(

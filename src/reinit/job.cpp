@@ -15,6 +15,7 @@
 #include "store/run_directory.hpp"
 #include "train/options.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -164,9 +165,19 @@ void run_grid(const GridOptions& options, const comm::World& world) {
     grid.layer_indices.push_back(layer.index);
     grid.layer_names.push_back(layer.name);
   }
-  grid.epochs = options.epochs_text == "all"
-                    ? parse_epoch_list("0-" + std::to_string(context.run.epochs), context.run.epochs)
-                    : parse_epoch_list(options.epochs_text, context.run.epochs);
+  const std::vector<int64_t>& kept = context.run.snapshot_epochs;  // whose parameters the run kept
+  if (options.epochs_text == "all") {
+    grid.epochs = kept;
+  } else {
+    grid.epochs = parse_epoch_list(options.epochs_text, context.run.epochs);
+    for (int64_t epoch : grid.epochs) {
+      if (std::find(kept.begin(), kept.end(), epoch) != kept.end()) continue;
+      std::string list;
+      for (int64_t e : kept) list += (list.empty() ? "" : ",") + std::to_string(e);
+      HPA_FAIL("--epochs " << options.epochs_text << ": the run kept no parameters of epoch " << epoch
+                           << " (its --snapshot-epochs kept " << list << ")");
+    }
+  }
   grid.rerandomize = options.rerandomize;
   grid.method = options.naive ? "naive" : "fused";
   grid.config = options.config_text;

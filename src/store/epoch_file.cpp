@@ -16,15 +16,15 @@ std::vector<std::string> list_group(hid_t file, const std::string& group_path,
 
 namespace {
 
-// Every rank creates every dataset (HDF5 metadata is collective); rank r writes tensors r, r+size, ...
+// Every rank creates every dataset (HDF5 metadata is collective) and writes its share of the rows of
+// each tensor.
 void write_tensors(hid_t file, const std::string& group, const NamedTensors& tensors,
                    const FileComm& comm = {}) {
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const at::Tensor values = tensors[i].second.detach().to(at::kCPU, at::kFloat).contiguous();
+  for (const auto& [name, tensor] : tensors) {
+    const at::Tensor values = tensor.detach().to(at::kCPU, at::kFloat).contiguous();
     const auto sizes = values.sizes();
-    const bool mine = static_cast<int>(i % static_cast<size_t>(comm.size)) == comm.rank;
-    h5::write_floats(file, group + "/" + tensors[i].first, values.data_ptr<float>(),
-                     {sizes.begin(), sizes.end()}, mine);
+    h5::write_floats_shared(file, group + "/" + name, values.data_ptr<float>(), {sizes.begin(), sizes.end()},
+                            comm.rank, comm.size);
   }
 }
 
@@ -38,7 +38,7 @@ NamedTensors read_tensors(hid_t file, const std::string& group, const std::strin
 h5::Handle open_epoch_file(const std::string& path) {
   if (!std::filesystem::exists(path)) HPA_FAIL(path << ": epoch file is missing");
   h5::Handle file = h5::open_file(path, /*writable=*/false);
-  h5::require_schema_version(file.get(), path, "run", kSchemaVersion);
+  h5::require_schema_version(file.get(), path, "run", kOldestSchemaVersion, kSchemaVersion);
   return file;
 }
 
@@ -121,7 +121,7 @@ bool read_checkpoint(const std::string& run_dir, int64_t seed, Checkpoint& check
   const std::string path = checkpoint_path(run_dir, seed);
   if (!std::filesystem::exists(path)) return false;
   h5::Handle file = h5::open_file(path, /*writable=*/false);
-  h5::require_schema_version(file.get(), path, "checkpoint", kSchemaVersion);
+  h5::require_schema_version(file.get(), path, "checkpoint", kOldestSchemaVersion, kSchemaVersion);
   checkpoint.seed = h5::read_attr_int(file.get(), "seed", path);
   checkpoint.epoch = h5::read_attr_int(file.get(), "epoch", path);
   checkpoint.progress = {};

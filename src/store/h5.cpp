@@ -119,6 +119,34 @@ void write_floats(hid_t loc, const std::string& name, const float* values, const
     HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), name);
 }
 
+void write_floats_shared(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
+                         int rank, int size) {
+  Handle space = make_space(dims);
+  Handle dataset = create_dataset(loc, name, H5T_IEEE_F32LE, space.get());
+  if (dims.empty()) {
+    if (rank == 0) HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), name);
+    return;
+  }
+  // Rank r writes rows [r * rows / size, (r + 1) * rows / size) of the first dimension: one contiguous
+  // byte range of the row-major tensor per rank.
+  const hsize_t rows = dims[0];
+  const hsize_t first = rows * static_cast<hsize_t>(rank) / static_cast<hsize_t>(size);
+  const hsize_t last = rows * static_cast<hsize_t>(rank + 1) / static_cast<hsize_t>(size);
+  if (last == first) return;
+  hsize_t row_elements = 1;
+  for (size_t d = 1; d < dims.size(); ++d) row_elements *= dims[d];
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = first;
+  count[0] = last - first;
+  Handle file_space(HPA_H5_CHECK(H5Dget_space(dataset.get()), name), H5Sclose);
+  HPA_H5_CHECK(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+               name);
+  Handle memory = make_space(count);
+  HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, memory.get(), file_space.get(), H5P_DEFAULT,
+                        values + first * row_elements),
+               name);
+}
+
 std::vector<hsize_t> dataset_dims(hid_t dataset) {
   Handle space(HPA_H5_CHECK(H5Dget_space(dataset), "dataspace"), H5Sclose);
   const int rank = HPA_H5_CHECK(H5Sget_simple_extent_ndims(space.get()), "dataspace");
@@ -202,11 +230,17 @@ Handle file_access(const void* comm) {
   return fapl;
 }
 
-void require_schema_version(hid_t loc, const std::string& path, const char* what, int64_t supported) {
+int64_t require_schema_version(hid_t loc, const std::string& path, const char* what, int64_t oldest,
+                               int64_t newest) {
   const int64_t version = read_attr_int(loc, "schema_version", path);
-  if (version != supported)
-    HPA_FAIL(path << ": " << what << " format version " << version
-                  << " is not supported (this hpa reads version " << supported << ")");
+  if (version < oldest || version > newest) {
+    if (oldest == newest)
+      HPA_FAIL(path << ": " << what << " format version " << version << " is not supported (this hpa reads version "
+                    << newest << ")");
+    HPA_FAIL(path << ": " << what << " format version " << version << " is not supported (this hpa reads versions "
+                  << oldest << " to " << newest << ")");
+  }
+  return version;
 }
 
 at::Tensor read_floats(hid_t loc, const std::string& name, const std::string& path) {

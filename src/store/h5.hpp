@@ -75,6 +75,11 @@ void write_doubles(hid_t loc, const std::string& name, const std::vector<double>
                    const std::vector<hsize_t>& dims, bool write_data = true);
 void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
                   bool write_data = true);
+// Creates a float32 dataset (collective: every rank of the file's communicator calls) and writes
+// this rank's share: rows [rank * R / size, (rank + 1) * R / size) of its first dimension R, one
+// contiguous byte range, so large tensors are written by all ranks together.
+void write_floats_shared(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
+                         int rank, int size);
 // A file access property list for the MPI-IO driver on `comm` (an MPI_Comm*), or the default.
 Handle file_access(const void* comm);
 std::vector<hsize_t> dataset_dims(hid_t dataset);
@@ -88,9 +93,10 @@ int64_t read_attr_int(hid_t loc, const std::string& name, const std::string& fil
 double read_attr_double(hid_t loc, const std::string& name, const std::string& file_for_errors);
 std::vector<int64_t> read_attr_ints(hid_t loc, const std::string& name, const std::string& file_for_errors);
 
-// Throws "PATH: WHAT format version V is not supported (this hpa reads version SUPPORTED)" unless the
-// `schema_version` attribute of `loc` equals `supported`.
-void require_schema_version(hid_t loc, const std::string& path, const char* what, int64_t supported);
+// Returns the `schema_version` attribute of `loc`; throws "PATH: WHAT format version V is not
+// supported (this hpa reads versions ...)" unless oldest <= V <= newest.
+int64_t require_schema_version(hid_t loc, const std::string& path, const char* what, int64_t oldest,
+                               int64_t newest);
 
 // One-dimensional datasets of `count` elements of `memory_type`, stored as `file_type`.
 void write_array(hid_t loc, const std::string& name, hid_t file_type, hid_t memory_type, const void* data,

@@ -169,7 +169,7 @@ std::shared_ptr<const ImagePack> ImagePack::open(const std::string& path) {
   std::shared_ptr<ImagePack> pack(new ImagePack);
   pack->path_ = path;
   h5::Handle file = h5::open_file(path, /*writable=*/false);
-  h5::require_schema_version(file.get(), path, "image pack", kImagePackVersion);
+  h5::require_schema_version(file.get(), path, "image pack", kImagePackVersion, kImagePackVersion);
   pack->classes_ = h5::read_strings(file.get(), "classes", path);
   h5::read_array(file.get(), "offsets", path, H5T_NATIVE_UINT64, pack->offsets_);
   h5::read_array(file.get(), "lengths", path, H5T_NATIVE_UINT32, pack->lengths_);

@@ -107,7 +107,7 @@ bool read_reinit(const std::string& run_dir, ReinitGrid& grid) {
   if (!std::filesystem::exists(path)) return false;
   h5::Handle file = h5::open_file(path, /*writable=*/false);
   const hid_t root = file.get();
-  h5::require_schema_version(root, path, "reinit", kSchemaVersion);
+  h5::require_schema_version(root, path, "reinit", kOldestSchemaVersion, kSchemaVersion);
   grid.test_samples = h5::read_attr_int(root, "test_samples", path);
   grid.rerandomize = h5::read_attr_int(root, "rerandomize", path);
   grid.method = h5::read_attr_string(root, "method", path);

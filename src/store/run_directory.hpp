@@ -1,4 +1,4 @@
-// The run directory of docs/run-format.md (schema version 2): run.h5 with attributes and virtual
+// The run directory of docs/run-format.md (schema version 3; version 2 is still read): run.h5 with attributes and virtual
 // datasets over the per-epoch files, seed_<s>/epoch_<eeee>.h5 snapshots and seed_<s>/checkpoint.h5.
 // Every file is written under a temporary name, fsync'd and renamed: whole or absent.
 // The HDF5 details stay in this folder; callers pass tensors and plain structs.
@@ -14,7 +14,8 @@
 
 namespace hpa::store {
 
-inline constexpr int64_t kSchemaVersion = 2;
+inline constexpr int64_t kSchemaVersion = 3;        // written
+inline constexpr int64_t kOldestSchemaVersion = 2;  // still read
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
@@ -35,6 +36,8 @@ struct RunDescription {
   std::string config_text;  // resolved configuration, `name = value` lines
   std::string arch, dataset, init;
   std::string data_files;  // "name bytes" per line, of every file the data came from
+  std::string snapshot_params = "all";   // all, or conv: linear layers at epoch 0 and the last only
+  std::vector<int64_t> snapshot_epochs;  // epochs whose parameters are kept (empty: every epoch)
   std::vector<int64_t> seeds;
   int64_t epochs = 0;
   int64_t num_classes = 0, in_channels = 0, image_size = 0;
@@ -86,7 +89,8 @@ std::string seed_dir(const std::string& run_dir, int64_t seed);
 std::string epoch_file_path(const std::string& run_dir, int64_t seed, int64_t epoch);
 std::string checkpoint_path(const std::string& run_dir, int64_t seed);
 
-// True if `run_dir` holds anything hpa writes.
+// True if `run_dir` holds a run: run.h5, reinit.h5, or a seed folder with a committed file (seed
+// folders holding nothing or only temporaries are left by a start killed before run.h5 existed).
 bool run_directory_in_use(const std::string& run_dir);
 // Deletes what hpa writes in `run_dir` (run.h5, reinit.h5, seed_*/), nothing else.
 void remove_run_outputs(const std::string& run_dir);

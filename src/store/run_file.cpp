@@ -149,7 +149,11 @@ bool run_directory_in_use(const std::string& run_dir) {
   if (!fs::exists(run_dir)) return false;
   for (const auto& entry : fs::directory_iterator(run_dir)) {
     const std::string name = entry.path().filename().string();
-    if (name == "run.h5" || name == "reinit.h5" || name.rfind("seed_", 0) == 0) return true;
+    if (name == "run.h5" || name == "reinit.h5") return true;
+    // Seed folders holding only temporaries are what a start killed before run.h5 existed leaves.
+    if (name.rfind("seed_", 0) == 0 && entry.is_directory())
+      for (const auto& file : fs::directory_iterator(entry.path()))
+        if (file.path().filename().string().find(".tmp") == std::string::npos) return true;
   }
   return false;
 }
@@ -190,6 +194,11 @@ void create_run(const std::string& run_dir, const RunDescription& run, const Fil
     h5::write_attr_string(root, "dataset", run.dataset);
     h5::write_attr_string(root, "init", run.init);
     h5::write_attr_string(root, "data_files", run.data_files);
+    h5::write_attr_string(root, "snapshot_params", run.snapshot_params);
+    std::vector<int64_t> snapshot_epochs = run.snapshot_epochs;
+    if (snapshot_epochs.empty())
+      for (int64_t e = 0; e <= run.epochs; ++e) snapshot_epochs.push_back(e);
+    h5::write_attr_ints(root, "snapshot_epochs", snapshot_epochs);
     h5::write_attr_ints(root, "seeds", run.seeds);
     h5::write_attr_int(root, "epochs", run.epochs);
     h5::write_attr_int(root, "num_classes", run.num_classes);
@@ -222,7 +231,7 @@ RunDescription read_run(const std::string& run_dir) {
   if (!fs::exists(path)) HPA_FAIL(run_dir << ": not a run directory (no run.h5)");
   h5::Handle file = h5::open_file(path, /*writable=*/false);
   const hid_t root = file.get();
-  h5::require_schema_version(root, path, "run", kSchemaVersion);
+  h5::require_schema_version(root, path, "run", kOldestSchemaVersion, kSchemaVersion);
   RunDescription run;
   run.config_text = h5::read_attr_string(root, "config", path);
   run.arch = h5::read_attr_string(root, "arch", path);
@@ -231,6 +240,12 @@ RunDescription read_run(const std::string& run_dir) {
   if (h5::has_attr(root, "data_files")) run.data_files = h5::read_attr_string(root, "data_files", path);
   run.seeds = h5::read_attr_ints(root, "seeds", path);
   run.epochs = h5::read_attr_int(root, "epochs", path);
+  if (h5::has_attr(root, "snapshot_params")) {  // schema 3; version 2 kept every parameter of every epoch
+    run.snapshot_params = h5::read_attr_string(root, "snapshot_params", path);
+    run.snapshot_epochs = h5::read_attr_ints(root, "snapshot_epochs", path);
+  }
+  if (run.snapshot_epochs.empty())
+    for (int64_t e = 0; e <= run.epochs; ++e) run.snapshot_epochs.push_back(e);
   run.num_classes = h5::read_attr_int(root, "num_classes", path);
   run.in_channels = h5::read_attr_int(root, "in_channels", path);
   run.image_size = h5::read_attr_int(root, "image_size", path);

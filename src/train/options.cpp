@@ -88,9 +88,16 @@ po::options_description describe_train_options(TrainOptions& o) {
       "resume", po::bool_switch(&o.resume),
       "continue an interrupted run in --out at the step where it stopped (the experiment's options must be "
       "the same)")(
+      "snapshot-params", po::value(&o.snapshot_params)->default_value(o.snapshot_params),
+      "parameters kept in the epoch files: all, or conv (every conv weight and bias; linear layers only at "
+      "epoch 0 and the last epoch, which the statistic and the re-initialization grid need)")(
+      "snapshot-epochs", po::value(&o.snapshot_epochs_text)->default_value(o.snapshot_epochs_text),
+      "epochs whose parameters are kept, e.g. 0-5,10,20-75:5 (0 and the last epoch always); metrics and "
+      "statistics are kept for every epoch")(
       "checkpoint-minutes", po::value(&o.checkpoint_minutes)->default_value(o.checkpoint_minutes),
-      "also checkpoint inside an epoch every this many minutes of wall time (> 0); SIGUSR2 or SIGTERM "
-      "checkpoint at once and end the run with exit status 75 for a requeue")(
+      "checkpoint (parameters and momenta, to --resume from) at the first step or epoch end after this "
+      "many minutes of wall time (> 0), and at the last epoch; SIGUSR2 or SIGTERM checkpoint at once and "
+      "end the run with exit status 75 for a requeue")(
       "overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")(
       "dry-run", po::bool_switch(&o.dry_run),
       "check everything, print the resolved configuration, do not train")(
@@ -99,6 +106,48 @@ po::options_description describe_train_options(TrainOptions& o) {
   po::options_description all;
   all.add(model).add(data).add(optim).add(run);
   return all;
+}
+
+std::vector<int64_t> parse_snapshot_epochs(const std::string& text, int64_t epochs) {
+  const std::string option = "--snapshot-epochs " + text;
+  std::vector<int64_t> result = {0};
+  if (text == "all") {
+    result.resize(static_cast<size_t>(epochs + 1));
+    for (int64_t e = 0; e <= epochs; ++e) result[static_cast<size_t>(e)] = e;
+    return result;
+  }
+  HPA_REQUIRE(!text.empty(), "--snapshot-epochs: the list is empty (use all, or e.g. 0-5,10,20-75:5)");
+  const auto number = [&](const std::string& token) {
+    HPA_REQUIRE(!token.empty() && token.size() < 10 && token.find_first_not_of("0123456789") == std::string::npos,
+                option << ": '" << token << "' is not a non-negative integer");
+    return static_cast<int64_t>(std::stoll(token));
+  };
+  std::vector<int64_t> listed;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    const size_t dash = item.find('-'), colon = item.find(':');
+    if (dash == std::string::npos) {
+      HPA_REQUIRE(colon == std::string::npos, option << ": a step needs a range, as in 20-75:5");
+      listed.push_back(number(item));
+      continue;
+    }
+    const int64_t first = number(item.substr(0, dash));
+    const int64_t last = number(item.substr(dash + 1, colon == std::string::npos ? std::string::npos : colon - dash - 1));
+    const int64_t step = colon == std::string::npos ? 1 : number(item.substr(colon + 1));
+    HPA_REQUIRE(first <= last, option << ": the range '" << item << "' decreases");
+    HPA_REQUIRE(step >= 1, option << ": the step of '" << item << "' must be positive");
+    for (int64_t e = first; e <= last; e += step) listed.push_back(e);
+  }
+  HPA_REQUIRE(!listed.empty() && text.back() != ',', option << ": the list is empty or ends with a comma");
+  for (size_t i = 1; i < listed.size(); ++i)
+    HPA_REQUIRE(listed[i] > listed[i - 1],
+                option << ": epochs must increase (" << listed[i - 1] << " then " << listed[i] << ")");
+  HPA_REQUIRE(listed.back() <= epochs, option << ": epoch " << listed.back() << " is beyond --epochs " << epochs);
+  for (int64_t e : listed)
+    if (e != 0) result.push_back(e);
+  if (result.back() != epochs) result.push_back(epochs);
+  return result;
 }
 
 std::vector<int64_t> parse_seed_list(const std::string& text) {
@@ -167,6 +216,8 @@ std::vector<std::string> differing_result_options(const TrainOptions& stored, co
     return text;
   };
   compare("seeds", seed_text(stored.seeds), seed_text(wanted.seeds));
+  compare("snapshot-params", stored.snapshot_params, wanted.snapshot_params);
+  compare("snapshot-epochs", stored.snapshot_epochs_text, wanted.snapshot_epochs_text);
   return differences;
 }
 
@@ -207,6 +258,9 @@ void validate(TrainOptions& o) {
   HPA_REQUIRE(o.device == "cpu" || o.device == "cuda",
               "--device must be cpu or cuda, got '" << o.device << "'");
   o.seeds = parse_seed_list(o.seeds_text);
+  HPA_REQUIRE(o.snapshot_params == "all" || o.snapshot_params == "conv",
+              "--snapshot-params must be all or conv, got '" << o.snapshot_params << "'");
+  o.snapshot_epochs = parse_snapshot_epochs(o.snapshot_epochs_text, o.epochs);
 }
 
 data::NormalizationKind resolve_normalization(const std::string& normalize, const std::string& dataset) {

@@ -44,6 +44,8 @@ struct TrainOptions {
   int64_t train_subset = 0;
   int64_t test_subset = 0;
   int64_t ranks_per_seed = 0;
+  std::string snapshot_params = "all";      // all, or conv (linear layers at epoch 0 and the last only)
+  std::string snapshot_epochs_text = "all";  // epochs whose parameters are kept (0 and the last always)
   double checkpoint_minutes = 60.0;  // also checkpoint mid-epoch this often (wall time)
   double bucket_mb = 25.0;
   bool overlap = true;
@@ -52,7 +54,8 @@ struct TrainOptions {
   bool dry_run = false;
   std::string loss_log;
 
-  std::vector<int64_t> seeds;  // parsed from seeds_text by validate()
+  std::vector<int64_t> seeds;            // parsed from seeds_text by validate()
+  std::vector<int64_t> snapshot_epochs;  // parsed from snapshot_epochs_text by validate()
 };
 
 boost::program_options::options_description describe_train_options(TrainOptions& options);
@@ -68,6 +71,11 @@ std::vector<std::string> differing_result_options(const TrainOptions& stored, co
 
 // Checks every value; throws hpa::Error naming the option at fault. Fills `seeds`.
 void validate(TrainOptions& options);
+
+// --snapshot-epochs: "all", or increasing items "E", "A-B" or "A-B:STEP" separated by commas, in
+// 0..epochs; 0 and `epochs` are added. Throws naming --snapshot-epochs on empty, decreasing,
+// out-of-range or malformed text.
+std::vector<int64_t> parse_snapshot_epochs(const std::string& text, int64_t epochs);
 
 // "1,2,5" or "0-3" or "1,4-6" -> list; throws naming --seeds on malformed text or duplicates.
 std::vector<int64_t> parse_seed_list(const std::string& text);

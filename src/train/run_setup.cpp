@@ -44,6 +44,8 @@ store::RunDescription describe_run(const Job& job, const TrainOptions& options, 
   run.dataset = options.dataset;
   run.init = models::init_scheme_name(job.init);
   run.data_files = describe_data_files(*job.dataset);
+  run.snapshot_params = options.snapshot_params;
+  run.snapshot_epochs = options.snapshot_epochs;
   run.seeds = options.seeds;
   run.epochs = options.epochs;
   run.num_classes = job.spec.num_classes;
@@ -193,6 +195,7 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
       store::remove_stale_temporaries(options.out);
     } else {
       if (options.overwrite) store::remove_run_outputs(options.out);
+      if (std::filesystem::exists(options.out)) store::remove_stale_temporaries(options.out);
       store::create_run_folders(options.out, wanted);
     }
   }

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <csignal>
 #include <memory>
+#include <set>
 #include <iomanip>
 #include <sstream>
 
@@ -140,7 +141,8 @@ class SeedTrainer {
   void check_parameters_finite(int64_t epoch);
   void write_snapshot(int64_t epoch, std::map<std::string, double> metrics, const LayerStatsSet& stats);
   void write_checkpoint(int64_t completed_epoch, const store::EpochProgress& progress);
-  bool group_any(bool value) const;
+  // Every rank of the group: the group sums of `flags`.
+  std::vector<double> group_sums(std::vector<double> flags) const;
   EvalResult evaluate_set(const data::SampleSet& set);
   int64_t num_batches() const;
   void log_progress(int64_t epoch, int64_t step, const EpochTotals& totals, double start, double wait_s);
@@ -162,6 +164,8 @@ class SeedTrainer {
   store::NamedTensors init_params_;
   store::FileComm file_comm_;
   CheckpointTimer checkpoint_timer_;
+  std::set<int64_t> snapshot_epochs_;   // epochs whose parameters go into the epoch file
+  std::set<std::string> conv_params_;   // the conv weights and biases (--snapshot-params conv)
 };
 
 SeedTrainer::SeedTrainer(const TrainContext& context, int64_t seed)
@@ -200,6 +204,11 @@ void SeedTrainer::build_model() {
   }
   model_->to(context_.device);
   layers_ = layer_records(*model_);
+  for (const auto& item : model_->named_modules("", /*include_self=*/false))
+    if (item.value()->as<torch::nn::Conv2dImpl>())
+      for (const auto& param : item.value()->named_parameters(/*recurse=*/false))
+        conv_params_.insert(item.key() + "." + param.key());
+  snapshot_epochs_ = {options_.snapshot_epochs.begin(), options_.snapshot_epochs.end()};
   std::vector<std::pair<std::string, at::Tensor>> trainable;
   for (const auto& item : model_->named_parameters()) trainable.emplace_back(item.key(), item.value());
   comm::ReducerOptions reducer_options;
@@ -226,10 +235,15 @@ bool SeedTrainer::run() {
     totals.progress = epoch == first_epoch ? progress : store::EpochProgress{};
     if (!train_epoch(epoch, totals)) return false;
     finish_epoch(epoch, totals);
-    if (epoch < options_.epochs && group_any(stop_signal_received())) {
+    // A checkpoint at the epoch's end when the group stops, when the timer is due, and at the end.
+    const std::vector<double> flags =
+        group_sums({stop_signal_received() ? 1.0 : 0.0, group_.is_group_root() && checkpoint_timer_.due() ? 1.0 : 0.0});
+    const bool last = epoch == options_.epochs, stop = flags[0] > 0 && !last;
+    if (stop || flags[1] > 0 || last) write_checkpoint(epoch, {});
+    if (stop) {
       if (context_.log)
         *context_.log << "seed " << seed_ << ": " << signal_name(stop_signal_number()) << " after epoch " << epoch
-                      << ": stopping (checkpoint of epoch " << epoch << " written)" << std::endl;
+                      << ": checkpointed, stopping" << std::endl;
       return false;
     }
   }
@@ -239,6 +253,8 @@ bool SeedTrainer::run() {
 int64_t SeedTrainer::resume(store::EpochProgress& progress) {
   store::Checkpoint checkpoint;
   if (!options_.resume || !store::read_checkpoint(options_.out, seed_, checkpoint)) {
+    if (options_.resume && context_.log)
+      *context_.log << "seed " << seed_ << ": no checkpoint yet, training from the init" << std::endl;
     init_params_ = cloned_parameters(*model_);
     return 1;
   }
@@ -268,7 +284,6 @@ void SeedTrainer::snapshot_init() {
   metrics["val_accuracy"] = val.accuracy;
   metrics["val_top5_accuracy"] = val.top5_accuracy;
   write_snapshot(0, metrics, stats);
-  write_checkpoint(0, {});
   if (context_.log)
     *context_.log << "seed " << seed_ << " epoch 0/" << options_.epochs << " (init) | val loss " << std::fixed
                   << std::setprecision(4) << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy
@@ -397,7 +412,6 @@ void SeedTrainer::finish_epoch(int64_t epoch, const EpochTotals& totals) {
                   {"images_per_second", images_here / totals.train_s},
                   {"data_wait_fraction", totals.data_wait_s / totals.train_s}},
                  stats);
-  write_checkpoint(epoch, {});
   group_.group_barrier();  // the epoch file is in place before any rank moves on
   const double snapshot_s = wall_seconds() - snapshot_start;
   if (context_.epochs_done_in_job) ++*context_.epochs_done_in_job;
@@ -438,7 +452,11 @@ void SeedTrainer::write_snapshot(int64_t epoch, std::map<std::string, double> me
   store::EpochSnapshot snapshot;
   snapshot.seed = seed_;
   snapshot.epoch = epoch;
-  snapshot.params = models::named_parameters(*model_);
+  if (snapshot_epochs_.count(epoch)) {  // linear layers of --snapshot-params conv: at 0 and the end only
+    const bool everything = options_.snapshot_params == "all" || epoch == 0 || epoch == options_.epochs;
+    for (const auto& [name, tensor] : models::named_parameters(*model_))
+      if (everything || conv_params_.count(name)) snapshot.params.emplace_back(name, tensor);
+  }
   snapshot.metrics = std::move(metrics);
   snapshot.layer_names = stats.names;
   snapshot.cosines = stats.cosines;
@@ -456,10 +474,11 @@ void SeedTrainer::write_checkpoint(int64_t completed_epoch, const store::EpochPr
   store::write_checkpoint(options_.out, state);
 }
 
-bool SeedTrainer::group_any(bool value) const {
-  at::Tensor flag = at::full({1}, value ? 1.0 : 0.0, at::TensorOptions().dtype(at::kDouble));
-  group_.group_allreduce_sum(flag);
-  return flag.item<double>() > 0;
+std::vector<double> SeedTrainer::group_sums(std::vector<double> flags) const {
+  at::Tensor sums = at::tensor(flags, at::TensorOptions().dtype(at::kDouble));
+  group_.group_allreduce_sum(sums);
+  for (size_t i = 0; i < flags.size(); ++i) flags[i] = sums[static_cast<int64_t>(i)].item<double>();
+  return flags;
 }
 
 EvalResult SeedTrainer::evaluate_set(const data::SampleSet& set) {  // all ranks of the group

@@ -34,7 +34,7 @@ checks.check("epoch 2/2" in result.stdout and "img/s" in result.stdout and "ETA"
 # Read from another working directory: virtual dataset sources resolve against run.h5's folder.
 os.chdir("/")
 with h5py.File(os.path.join(out, "run.h5"), "r") as f:
-    checks.check(f.attrs["schema_version"] == 2, "schema_version is not 2")
+    checks.check(f.attrs["schema_version"] == 3, "schema_version is not 3")
     for key in ["hpa_version", "torch_version", "mpi_version", "hdf5_version", "config", "arch", "dataset",
                 "seeds", "epochs", "created"]:
         checks.check(key in f.attrs, f"attribute {key} missing")

@@ -67,6 +67,51 @@ TEST(TrainOptions, SeedLists) {
     EXPECT_THROW(hpa::train::parse_seed_list(bad), hpa::Error) << bad;
 }
 
+TEST(TrainOptions, SnapshotEpochLists) {
+  using hpa::train::parse_snapshot_epochs;
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(parse_snapshot_epochs("all", 3), (V{0, 1, 2, 3}));
+  EXPECT_EQ(parse_snapshot_epochs("0-5,10,20-75:5", 75),
+            (V{0, 1, 2, 3, 4, 5, 10, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75}));
+  EXPECT_EQ(parse_snapshot_epochs("3", 10), (V{0, 3, 10}));          // 0 and the last are always kept
+  EXPECT_EQ(parse_snapshot_epochs("2-9:3", 9), (V{0, 2, 5, 8, 9}));
+  for (const char* bad : {"", ",", "1,,2", "a", "5,3", "5-3", "3,3", "0-10:0", "4:2", "1-", "12", "0-12", "1,2,"})
+    try {
+      parse_snapshot_epochs(bad, 10);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const hpa::Error& error) {
+      EXPECT_NE(std::string(error.what()).find("--snapshot-epochs"), std::string::npos) << error.what();
+    }
+}
+
+TEST(TrainOptions, CheckpointAndSnapshotOptions) {
+  auto o = valid();
+  o.checkpoint_minutes = 0;
+  EXPECT_NE(error_of(o).find("--checkpoint-minutes"), std::string::npos);
+  o.checkpoint_minutes = -5;
+  EXPECT_NE(error_of(o).find("--checkpoint-minutes"), std::string::npos);
+  o = valid();
+  o.snapshot_params = "linear";
+  EXPECT_NE(error_of(o).find("--snapshot-params"), std::string::npos);
+  o = valid();
+  o.snapshot_epochs_text = "7-2";
+  EXPECT_NE(error_of(o).find("--snapshot-epochs"), std::string::npos);
+}
+
+TEST(TrainOptions, ResumeComparesEveryResultOption) {
+  auto stored = valid(), wanted = valid();
+  EXPECT_TRUE(hpa::train::differing_result_options(stored, wanted).empty());
+  wanted.threads = 7;  // not an experiment option
+  wanted.checkpoint_minutes = 5;
+  EXPECT_TRUE(hpa::train::differing_result_options(stored, wanted).empty());
+  wanted.lr = 0.5;
+  wanted.dropout = 0.1;
+  const auto differences = hpa::train::differing_result_options(stored, wanted);
+  ASSERT_EQ(differences.size(), 2u);
+  EXPECT_NE(differences[0].find("--dropout"), std::string::npos);
+  EXPECT_NE(differences[1].find("(now 0.5)"), std::string::npos);
+}
+
 TEST(TrainOptions, ThreadsFromOptionSlurmOrCores) {
   EXPECT_EQ(hpa::train::resolve_threads(3, 1), 3);
   setenv("SLURM_CPUS_PER_TASK", "5", 1);
