@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-from . import SCHEMA_VERSION
+from . import SCHEMA_VERSIONS
 
 
 class RunError(Exception):
@@ -49,8 +49,9 @@ def load_run(path):
         raise RunError(f"{run_file}: not readable as HDF5 ({error})") from None
     with f:
         version = f.attrs.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise RunError(f"{run_file}: run format version {version} is not supported (this reads {SCHEMA_VERSION})")
+        if version not in SCHEMA_VERSIONS:
+            raise RunError(f"{run_file}: run format version {version} is not supported (this reads versions "
+                           f"{SCHEMA_VERSIONS[0]} to {SCHEMA_VERSIONS[-1]})")
         layers = f["model/layers"][()]
         names = [n.decode() for n in layers["name"]]
         run = Run(path=path, name=os.path.basename(os.path.normpath(path)), arch=str(f.attrs["arch"]),
@@ -62,7 +63,7 @@ def load_run(path):
     reinit_file = os.path.join(path, "reinit.h5")
     if os.path.isfile(reinit_file):
         with h5py.File(reinit_file, "r") as g:
-            if g.attrs.get("schema_version") != SCHEMA_VERSION:
+            if g.attrs.get("schema_version") not in SCHEMA_VERSIONS:
                 raise RunError(f"{reinit_file}: reinit format version {g.attrs.get('schema_version')} is not supported")
             run.reinit = Reinit(epochs=g["epochs"][()], rerandomize=int(g.attrs["rerandomize"]),
                                 accuracy=g["accuracy"][()], baseline=g["baseline_accuracy"][()], drop=g["drop"][()])
