@@ -19,6 +19,9 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from hpa_test_util import mpi_rank_pids  # noqa: E402
+
 parser = argparse.ArgumentParser()
 parser.add_argument("bin_dir")
 parser.add_argument("work")
@@ -63,22 +66,6 @@ def committed(run_dir):
     return {n: digest(os.path.join(folder, n)) for n in os.listdir(folder) if n.startswith("epoch_") and n.endswith(".h5")}
 
 
-def processes(run_dir):
-    """pid of mpirun's ranks 0 and 1 for this run directory."""
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if cmdline and cmdline[0].endswith(b"hpa-train") and run_dir.encode() in cmdline:
-            for rank in (0, 1):
-                if f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ:
-                    found[f"rank {rank}"] = int(pid)
-    return found
-
-
 start = time.time()
 reference = os.path.join(work, "reference")
 r = subprocess.run([*mpi, train, "--out", reference, *args], env=env, capture_output=True, text=True)
@@ -98,7 +85,7 @@ for trial in range(options.trials):
         delay = rng.uniform(0.3, duration)
         target = rng.choice(["rank 0", "rank 1", "mpirun"])
         time.sleep(delay)
-        pid = process.pid if target == "mpirun" else processes(run_dir).get(target)
+        pid = process.pid if target == "mpirun" else mpi_rank_pids(run_dir).get(int(target[-1]))
         if process.poll() is None and pid:
             os.kill(pid, signal.SIGKILL)
             kills.append(f"{target}@{delay:.1f}s")
@@ -108,7 +95,7 @@ for trial in range(options.trials):
             problems.append(f"the job did not end 120 s after killing {target}")
             process.kill()
             process.wait()
-        for pid in processes(run_dir).values():  # ranks orphaned by killing mpirun itself
+        for pid in mpi_rank_pids(run_dir).values():  # ranks orphaned by killing mpirun itself
             os.kill(pid, signal.SIGKILL)
         if os.path.exists(os.path.join(run_dir, "run.h5")):
             try:

@@ -35,6 +35,23 @@ def expect_one_line_error(checks, args, needle):
     return result
 
 
+def mpi_rank_pids(run_dir):
+    """{rank: pid} of the hpa-train processes that mpirun started for `run_dir` (Linux /proc)."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if not (cmdline and cmdline[0].endswith(b"hpa-train") and run_dir.encode() in cmdline):
+            continue
+        for entry in environ:
+            if entry.startswith(b"OMPI_COMM_WORLD_RANK="):
+                found[int(entry.split(b"=")[1])] = int(pid)
+    return found
+
+
 def tree_digest(path):
     """Hash of every file's name and bytes under path: detects any change to a run directory."""
     digest = hashlib.sha256()

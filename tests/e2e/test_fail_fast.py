@@ -16,7 +16,7 @@ import time
 import h5py
 import numpy as np
 
-from hpa_test_util import FASHION_MNIST, Checks, run
+from hpa_test_util import FASHION_MNIST, Checks, mpi_rank_pids, run
 
 bin_dir, work, mpiexec = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
 train = os.path.join(bin_dir, "hpa-train")
@@ -73,20 +73,7 @@ while time.time() < deadline and process.poll() is None:
     time.sleep(0.01)
 
 
-def rank_pid(rank):
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if cmdline and cmdline[0].endswith(b"hpa-train") and run_dir.encode() in cmdline and \
-                f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ:
-            return int(pid)
-    return None
-
-
-victim = rank_pid(1)
+victim = mpi_rank_pids(run_dir).get(1)
 checks.check(victim is not None, "rank 1 not found")
 start = time.time()
 if victim:
