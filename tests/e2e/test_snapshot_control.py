@@ -79,6 +79,29 @@ r = run([grid, full, "--epochs", "0,2", "--threads", "1"])
 with h5py.File(os.path.join(full, "reinit.h5"), "r") as a, h5py.File(os.path.join(conv, "reinit.h5"), "r") as b:
     checks.check(np.array_equal(a["correct"][()], b["correct"][()]), "the grid differs between all and conv")
 
+# A run in format version 2 (what hpa wrote before snapshot control: no snapshot attributes, no
+# data_files, no checkpoint step) is still read: hpa-stats, the grid and --resume accept it.
+old = os.path.join(work, "version2")
+shutil.copytree(full, old)
+for name in ["reinit.h5"]:
+    os.remove(os.path.join(old, name))
+with h5py.File(os.path.join(old, "run.h5"), "r+") as f:
+    f.attrs["schema_version"] = 2
+    for key in ("snapshot_params", "snapshot_epochs", "data_files"):
+        del f.attrs[key]
+for name in os.listdir(os.path.join(old, "seed_5")):
+    with h5py.File(os.path.join(old, "seed_5", name), "r+") as f:
+        f.attrs["schema_version"] = 2
+        for key in ("step", "train_loss_sum", "train_correct", "train_correct_top5"):
+            if key in f.attrs:
+                del f.attrs[key]
+r = run([os.path.join(bin_dir, "hpa-stats"), old])
+checks.check(r.returncode == 0 and "features.0" in r.stdout, f"hpa-stats on a version 2 run: {r.stderr}")
+r = run([grid, old, "--epochs", "0,1", "--threads", "1"])
+checks.check(r.returncode == 0, f"the grid on a version 2 run: {r.stderr}")
+r = run([mpiexec, "-np", "2", "--oversubscribe", train, "--out", old, "--resume", *common], env=env)
+checks.check(r.returncode == 0 and f"resuming after epoch {EPOCHS}" in r.stdout, f"--resume of a version 2 run: {r.stderr}")
+
 # Bad lists: one line each, nothing changed.
 before = tree_digest(conv)
 for bad in ["", "3,2", "0-9", "2-1", "1,1", "x"]:
