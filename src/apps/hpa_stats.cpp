@@ -68,8 +68,9 @@ int run(int argc, char** argv) {
         "hpa-stats [INPUT | RUN] [--arch A] [--json FILE] [--with-linear] [options]",
         "Prints, per layer, the fraction n_l of filters whose projection statistic (cosine with the\n"
         "all-ones direction) is <= 0, and the mean cosine (Gamba et al. 2020, section 2.3).\n"
-        "INPUT: a state_dict or TorchScript file. RUN: an hpa-train run directory (n_l at epoch 0\n"
-        "and at the last complete epoch, over seeds). No INPUT with --arch: a seeded random init.",
+        "INPUT: a state_dict (torch.save's zip or legacy pre-1.6 format) or TorchScript file.\n"
+        "RUN: an hpa-train run directory (n_l at epoch 0 and at the last complete epoch, over seeds).\n"
+        "No INPUT with --arch: a seeded random init.",
         description);
     return 0;
   }

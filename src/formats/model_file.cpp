@@ -12,7 +12,7 @@ namespace hpa::formats {
 
 ModelFile read_model_file(const std::string& path) {
   bool is_torchscript = false;
-  {
+  if (!is_legacy_torch_save(path)) {
     auto reader = open_torch_archive(path);
     // TorchScript archives carry their code and constants next to data.pkl.
     is_torchscript = reader->hasRecord("constants.pkl") || reader->hasRecord("code/__torch__.py");

@@ -53,6 +53,8 @@ class Machine {
   Machine(const std::string& source, const uint8_t* data, size_t size, const PickleCallbacks& callbacks)
       : source_(source), data_(data), size_(size), callbacks_(callbacks) {}
 
+  size_t position() const { return pos_; }
+
   PickleValuePtr run() {
     while (true) {
       opcode_offset_ = pos_;
@@ -371,8 +373,11 @@ class Machine {
 }  // namespace
 
 PickleValuePtr unpickle(const std::string& source, const uint8_t* data, size_t size,
-                        const PickleCallbacks& callbacks) {
-  return Machine(source, data, size, callbacks).run();
+                        const PickleCallbacks& callbacks, size_t* consumed) {
+  Machine machine(source, data, size, callbacks);
+  PickleValuePtr value = machine.run();
+  if (consumed) *consumed = machine.position();
+  return value;
 }
 
 }  // namespace hpa::formats

@@ -51,9 +51,10 @@ struct PickleCallbacks {
   std::function<PickleValuePtr(const PickleValue& persistent_id)> persistent_load;
 };
 
-// Interprets `data`; throws hpa::Error naming `source` and the byte offset on anything malformed
-// or unsupported.
+// Interprets the pickle at the start of `data`; throws hpa::Error naming `source` and the byte
+// offset on anything malformed or unsupported. `consumed` (optional) receives the bytes up to and
+// including its STOP, where a following pickle would start.
 PickleValuePtr unpickle(const std::string& source, const uint8_t* data, size_t size,
-                        const PickleCallbacks& callbacks);
+                        const PickleCallbacks& callbacks, size_t* consumed = nullptr);
 
 }  // namespace hpa::formats

@@ -1,6 +1,9 @@
 // state_dict reader: unpickles data.pkl with the storages of the zip container as persistent ids.
 // LibTorch 1.13's torch::pickle_load turns the collections.OrderedDict of a real state_dict into
-// None, hence this reader of the subset torch.save writes.
+// None, hence this reader of the subset torch.save writes. Also the legacy (pre-1.6, non-zip)
+// torch.save format of torchvision's published weights: magic number, protocol version and system
+// info pickles, the object pickle, the sorted storage keys, then each storage as an int64 element
+// count and its raw little-endian bytes.
 #include "common/error.hpp"
 #include "formats/model_file.hpp"
 #include "formats/pickle.hpp"
@@ -10,8 +13,11 @@
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
 
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <set>
 
 namespace hpa::formats {
 namespace {
@@ -32,22 +38,63 @@ constexpr StorageType kStorageTypes[] = {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// Unpickles a state_dict whose storages come from a zip archive (`reader`) or, without one, from
+// the legacy format's storage section (fill_legacy_storages, after the object pickle).
 class StateDictLoader {
  public:
-  StateDictLoader(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader)
+  StateDictLoader(const std::string& path, caffe2::serialize::PyTorchStreamReader* reader)
       : path_(path), reader_(reader) {}
 
-  PickleValuePtr load() {
-    auto [data, size] = reader_.getRecord("data.pkl");
+  PickleCallbacks callbacks() {
     PickleCallbacks callbacks;
     callbacks.reduce = [this](const std::string& global, const PickleValue& args) {
       return reduce(global, args);
     };
     callbacks.persistent_load = [this](const PickleValue& id) { return load_storage(id); };
-    return unpickle(path_ + " (data.pkl)", static_cast<const uint8_t*>(data.get()), size, callbacks);
+    return callbacks;
+  }
+
+  PickleValuePtr load() {
+    auto [data, size] = reader_->getRecord("data.pkl");
+    return unpickle(path_ + " (data.pkl)", static_cast<const uint8_t*>(data.get()), size, callbacks());
+  }
+
+  // Legacy format: reads every storage named in `keys` from `data` at `pos` into the tensors the
+  // object pickle already refers to, then makes those tensors own contiguous copies.
+  void fill_legacy_storages(const PickleValue& keys, const std::vector<uint8_t>& data, size_t pos,
+                            const PickleValue& root) {
+    if (keys.kind != Kind::list) fail("legacy file: storage keys are a " + keys.describe() + ", not a list");
+    for (const PickleValuePtr& key : keys.items) {
+      if (key->kind != Kind::string) fail("legacy file: a storage key is a " + key->describe());
+      auto found = storages_.find(key->text);
+      if (found == storages_.end()) fail("legacy file: storage " + key->text + " is not used by any tensor");
+      at::Tensor& storage = found->second->tensor;
+      int64_t count = 0;
+      if (data.size() - pos < sizeof count) fail("truncated legacy file: storage " + key->text + " is missing");
+      std::memcpy(&count, data.data() + pos, sizeof count);
+      pos += sizeof count;
+      if (count != storage.numel())
+        fail("legacy file: storage " + key->text + " holds " + std::to_string(count) + " elements, its tensors expect " +
+             std::to_string(storage.numel()));
+      const size_t bytes = static_cast<size_t>(count) * storage.element_size();
+      if (data.size() - pos < bytes) fail("truncated legacy file: storage " + key->text + " is cut short");
+      std::memcpy(storage.data_ptr(), data.data() + pos, bytes);
+      pos += bytes;
+      filled_.insert(key->text);
+    }
+    if (filled_.size() != storages_.size()) fail("legacy file: some storages have no data");
+    if (pos != data.size()) fail("legacy file: " + std::to_string(data.size() - pos) + " bytes after the last storage");
+    own_copies(root);
   }
 
  private:
+  void own_copies(const PickleValue& value) {
+    for (const PickleValuePtr& item : value.items) {
+      if (item->kind == Kind::tensor) item->tensor = item->tensor.clone(at::MemoryFormat::Contiguous);
+      own_copies(*item);
+    }
+  }
+
   [[noreturn]] void fail(const std::string& what) const { HPA_FAIL(path_ << ": " << what); }
 
   static int64_t integer_at(const PickleValue& tuple, size_t i) {
@@ -100,17 +147,21 @@ class StateDictLoader {
       fail("tensor of shape " + c10::str(c10::IntArrayRef(sizes)) + " reaches past its storage of " +
            std::to_string(storage.numel()) + " elements");
     PickleValuePtr value = PickleValue::make(Kind::tensor);
-    value->tensor = empty ? at::empty(sizes, storage.options())
-                          : storage.as_strided(sizes, strides, offset).clone(at::MemoryFormat::Contiguous);
+    // Legacy files: a view for now, as the storage's bytes come after the pickle (copied later).
+    value->tensor = empty     ? at::empty(sizes, storage.options())
+                    : reader_ ? storage.as_strided(sizes, strides, offset).clone(at::MemoryFormat::Contiguous)
+                              : storage.as_strided(sizes, strides, offset);
     return value;
   }
 
-  // ('storage', torch.FloatStorage, key, location, numel)
+  // ('storage', torch.FloatStorage, key, location, numel[, view metadata (legacy)])
   PickleValuePtr load_storage(const PickleValue& id) {
     if (id.kind != Kind::tuple || id.items.size() < 5 || id.items[0]->kind != Kind::string ||
         id.items[0]->text != "storage" || id.items[1]->kind != Kind::global ||
         id.items[2]->kind != Kind::string || id.items[4]->kind != Kind::integer || id.items[4]->integer < 0)
-      fail("unexpected persistent id in data.pkl");
+      fail("unexpected persistent id in the pickle");
+    if (id.items.size() > 5 && id.items[5]->kind != Kind::none)
+      fail("storage views of the legacy format are not supported (re-save the state_dict)");
     const std::string& key = id.items[2]->text;
     auto cached = storages_.find(key);
     if (cached != storages_.end()) return cached->second;
@@ -119,10 +170,17 @@ class StateDictLoader {
     for (const StorageType& candidate : kStorageTypes)
       if (id.items[1]->text == candidate.name) type = &candidate;
     if (!type) fail("storage type " + id.items[1]->text + " is not supported");
-    const std::string record = "data/" + key;
-    if (!reader_.hasRecord(record)) fail("storage " + record + " is missing from the archive");
-    auto [data, size_bytes] = reader_.getRecord(record);
     const int64_t numel = id.items[4]->integer;
+    if (!reader_) {  // legacy: allocated now, filled from the storage section after the pickle
+      if (numel > (int64_t{1} << 40)) fail("storage " + key + " claims " + std::to_string(numel) + " elements");
+      PickleValuePtr value = PickleValue::make(Kind::tensor);
+      value->tensor = at::empty({numel}, at::TensorOptions().dtype(type->dtype));
+      storages_[key] = value;
+      return value;
+    }
+    const std::string record = "data/" + key;
+    if (!reader_->hasRecord(record)) fail("storage " + record + " is missing from the archive");
+    auto [data, size_bytes] = reader_->getRecord(record);
     const size_t element_bytes = at::elementSize(type->dtype);
     if (static_cast<uint64_t>(numel) > size_bytes / element_bytes)
       fail("storage " + record + " holds " + std::to_string(size_bytes) + " bytes, fewer than its " +
@@ -135,9 +193,14 @@ class StateDictLoader {
   }
 
   const std::string& path_;
-  caffe2::serialize::PyTorchStreamReader& reader_;
+  caffe2::serialize::PyTorchStreamReader* reader_;  // null: legacy format
   std::map<std::string, PickleValuePtr> storages_;
+  std::set<std::string> filled_;
 };
+
+// The first pickle of a legacy torch.save file: the magic number 0x1950a86a20f9469cfc6c (protocol 2).
+constexpr uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                    0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
 
 bool has_tensor_values(const PickleValue& dict) {
   for (size_t i = 1; i < dict.items.size(); i += 2)
@@ -167,8 +230,7 @@ std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const
   char magic[2] = {0, 0};
   probe.read(magic, 2);
   if (!(magic[0] == 'P' && magic[1] == 'K'))
-    HPA_FAIL(path << ": not a PyTorch model file (no zip archive; files from torch.save before "
-                     "PyTorch 1.6 must be re-saved with a newer torch.save)");
+    HPA_FAIL(path << ": not a PyTorch model file (neither a zip archive nor the legacy torch.save format)");
   try {
     return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& error) {
@@ -177,16 +239,60 @@ std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const
   }
 }
 
+bool is_legacy_torch_save(const std::string& path) {
+  std::ifstream probe(path, std::ios::binary);
+  uint8_t head[sizeof kLegacyMagic] = {};
+  probe.read(reinterpret_cast<char*>(head), sizeof head);
+  return probe && std::memcmp(head, kLegacyMagic, sizeof head) == 0;
+}
+
+namespace {
+
+PickleValuePtr load_legacy(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) HPA_FAIL(path << ": cannot open for reading");
+  const std::vector<uint8_t> data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  size_t pos = sizeof kLegacyMagic;
+  const auto next_pickle = [&](const char* what, const PickleCallbacks& callbacks) {
+    if (pos >= data.size()) HPA_FAIL(path << ": truncated legacy torch.save file (its " << what << " is missing)");
+    size_t used = 0;
+    PickleValuePtr value =
+        unpickle(path + " (legacy " + what + ")", data.data() + pos, data.size() - pos, callbacks, &used);
+    pos += used;
+    return value;
+  };
+  const PickleCallbacks plain;
+  const PickleValuePtr version = next_pickle("protocol version", plain);
+  if (version->kind != Kind::integer || version->integer != 1001)
+    HPA_FAIL(path << ": legacy torch.save protocol " << version->describe() << " is not 1001");
+  const PickleValuePtr info = next_pickle("system info", plain);
+  for (size_t i = 0; info->kind == Kind::dict && i + 1 < info->items.size(); i += 2)
+    if (info->items[i]->text == "little_endian" && info->items[i + 1]->kind == Kind::boolean &&
+        !info->items[i + 1]->boolean)
+      HPA_FAIL(path << ": written on a big-endian machine, not supported");
+  StateDictLoader loader(path, nullptr);
+  const PickleValuePtr root = next_pickle("object", loader.callbacks());
+  const PickleValuePtr keys = next_pickle("storage keys", plain);
+  loader.fill_legacy_storages(*keys, data, pos, *root);
+  return root;
+}
+
+}  // namespace
+
 NamedTensors read_state_dict(const std::string& path) {
-  auto reader = open_torch_archive(path);
   PickleValuePtr root;
-  try {
-    if (!reader->hasRecord("data.pkl"))
-      HPA_FAIL(path << ": zip archive without data.pkl, not written by torch.save");
-    root = StateDictLoader(path, *reader).load();
-  } catch (const c10::Error& error) {
-    HPA_FAIL(path << ": unreadable PyTorch zip archive (truncated or corrupt?): "
-                  << first_line(error.what_without_backtrace()));
+  if (is_legacy_torch_save(path)) {
+    root = load_legacy(path);
+  } else {
+    auto reader = open_torch_archive(path);
+    try {
+      if (!reader->hasRecord("data.pkl"))
+        HPA_FAIL(path << ": zip archive without data.pkl, not written by torch.save");
+      root = StateDictLoader(path, reader.get()).load();
+    } catch (const c10::Error& error) {
+      HPA_FAIL(path << ": unreadable PyTorch zip archive (truncated or corrupt?): "
+                    << first_line(error.what_without_backtrace()));
+    }
   }
   const PickleValue* dict = unwrap_state_dict(*root);
   if (!dict) HPA_FAIL(path << ": holds a " << root->describe() << ", not a state_dict of tensors");

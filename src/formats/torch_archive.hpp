@@ -12,5 +12,7 @@ class PyTorchStreamReader;
 namespace hpa::formats {
 
 std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const std::string& path);
+// True when `path` starts with the magic number of the legacy (pre-1.6, non-zip) torch.save format.
+bool is_legacy_torch_save(const std::string& path);
 
 }  // namespace hpa::formats

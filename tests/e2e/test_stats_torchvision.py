@@ -1,5 +1,6 @@
 """hpa-stats against torchvision's own files: Debian's python3-torch and python3-torchvision write
-state_dicts (random init, no download) and a TorchScript archive; every filter's cosine must match a
+state_dicts (random init, no download; also in the legacy pre-1.6 format of torchvision's published
+weights) and a TorchScript archive; every filter's cosine must match a
 numpy computation of the paper's formula to 1e-6. Malformed inputs must give one error line and a
 non-zero exit.
 
@@ -78,6 +79,24 @@ with tempfile.TemporaryDirectory() as tmp:
         torch.save(model.state_dict(), path)
         compare(path, model.state_dict(), arch)
     compare(os.path.join(tmp, "vgg11.pth"), models["vgg11"].state_dict(), None, with_linear=True)
+
+    # The legacy (pre-1.6, non-zip) torch.save format of torchvision's published weights.
+    for arch, model in models.items():
+        legacy = os.path.join(tmp, arch + "_legacy.pth")
+        torch.save(model.state_dict(), legacy, _use_new_zipfile_serialization=False)
+        compare(legacy, model.state_dict(), arch)
+    legacy = os.path.join(tmp, "vgg11_legacy.pth")
+    with open(legacy, "rb") as f:
+        data = f.read()
+    for cut in [20, len(data) // 3, len(data) - 1]:
+        cut_path = os.path.join(tmp, f"legacy_cut_{cut}.pth")
+        with open(cut_path, "wb") as f:
+            f.write(data[:cut])
+        expect_error([cut_path], cut_path)
+    extra = os.path.join(tmp, "legacy_extra.pth")
+    with open(extra, "wb") as f:
+        f.write(data + b"\0" * 8)
+    expect_error([extra], "after the last storage")
 
     # A trained-looking layer with an exact zero: its filter counts as non-positive.
     model = models["vgg11"]
