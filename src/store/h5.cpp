@@ -111,14 +111,6 @@ void write_doubles(hid_t loc, const std::string& name, const std::vector<double>
                  name);
 }
 
-void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
-                  bool write_data) {
-  Handle space = make_space(dims);
-  Handle dataset = create_dataset(loc, name, H5T_IEEE_F32LE, space.get());
-  if (write_data)
-    HPA_H5_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), name);
-}
-
 void write_floats_shared(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
                          int rank, int size) {
   Handle space = make_space(dims);

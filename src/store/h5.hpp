@@ -73,8 +73,6 @@ bool has_attr(hid_t loc, const std::string& name);
 // Create the dataset (collective under MPI-IO: every rank calls) and, when `write_data`, write it.
 void write_doubles(hid_t loc, const std::string& name, const std::vector<double>& values,
                    const std::vector<hsize_t>& dims, bool write_data = true);
-void write_floats(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
-                  bool write_data = true);
 // Creates a float32 dataset (collective: every rank of the file's communicator calls) and writes
 // this rank's share: rows [rank * R / size, (rank + 1) * R / size) of its first dimension R, one
 // contiguous byte range, so large tensors are written by all ranks together.
