@@ -21,7 +21,7 @@ namespace po = boost::program_options;
 int run(int argc, char** argv, hpa::comm::World& world) {
   hpa::train::TrainOptions options;
   po::options_description description = hpa::train::describe_train_options(options);
-  const hpa::cli::ParseResult parsed =
+  hpa::cli::ParseResult parsed =
       hpa::cli::parse(argc, argv, description, po::positional_options_description());
   if (parsed.help_requested) {
     if (world.is_world_root())
@@ -34,6 +34,7 @@ int run(int argc, char** argv, hpa::comm::World& world) {
     return 0;
   }
   hpa::train::validate(options);
+  parsed.values.at("flip").value() = options.flip;  // the run stores what auto resolved to
   hpa::train::check_launch(world);
   const int threads = hpa::train::resolve_threads(options.threads, world.local_size());
   at::set_num_threads(threads);

@@ -28,9 +28,9 @@ class Dataset {
   virtual std::vector<int64_t> labels(Part part) const = 0;
   // Keeps the first `count` samples of `part` (--train-subset, --test-subset).
   virtual void keep_first(Part part, int64_t count) = 0;
-  // The samples of `part` at `indices`, transformed for training (`augment`) or for evaluation.
+  // The samples of `part` at `indices`, augmented for training or (augment.enabled false) not.
   virtual std::unique_ptr<SampleSet> samples(Part part, std::vector<int64_t> indices,
-                                             const Normalization& normalization, bool augment,
+                                             const Normalization& normalization, Augment augment,
                                              uint64_t seed) const = 0;
   // `kind` for the training samples at `train_indices`: the constants, or their channel statistics.
   Normalization normalization(NormalizationKind kind, const std::vector<int64_t>& train_indices) const;
@@ -38,8 +38,8 @@ class Dataset {
   virtual bool decodes_images() const { return false; }
   // The files the samples come from (paths), in a fixed order.
   virtual std::vector<std::string> files() const = 0;
-
- protected:
+  // True when every stored image has the same size (--pixel-shuffle needs it).
+  virtual bool same_size_images() const { return true; }
   // Per-channel histograms of the 8-bit pixels of training samples `indices`.
   virtual std::vector<std::vector<uint64_t>> pixel_histograms(const std::vector<int64_t>& indices) const = 0;
 };

@@ -71,7 +71,7 @@ TransformGeometry random_resized_crop(int width, int height, uint64_t random, co
     g.top = (height - g.height) / 2;
     g.left = (width - g.width) / 2;
   }
-  g.flip = (draw(random, 22) & 1) != 0;
+  g.flip = t.flip && (draw(random, 22) & 1) != 0;
   return g;
 }
 

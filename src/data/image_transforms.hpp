@@ -21,6 +21,7 @@ struct ImageTransform {
   double min_area = 0.08, max_area = 1.0;
   double min_ratio = 3.0 / 4.0, max_ratio = 4.0 / 3.0;
   bool dct_scaling = true;
+  bool flip = true;  // train: RandomHorizontalFlip
 };
 
 // The transform with the options' sizes (--image-size, --eval-resize, --dct-scaling); train off.

@@ -13,7 +13,10 @@ enum class RandomStream : uint64_t {
   epoch_order = 2,
   augmentation = 3,
   dropout = 4,
-  rerandomize = 5
+  rerandomize = 5,
+  label_noise = 6,
+  pixel_shuffle = 7,
+  class_subset = 8
 };
 
 inline uint64_t splitmix64(uint64_t x) {

@@ -62,10 +62,11 @@ void InMemoryDataset::keep_first(Part part, int64_t count) {
 }
 
 std::unique_ptr<SampleSet> InMemoryDataset::samples(Part part, std::vector<int64_t> indices,
-                                                    const Normalization& normalization, bool augment,
+                                                    const Normalization& normalization, Augment augment,
                                                     uint64_t seed) const {
   Augmentation augmentation;
-  augmentation.enabled = augment;
+  augmentation.enabled = augment.enabled;
+  augmentation.horizontal_flip = augment.flip;
   return std::make_unique<InMemorySamples>(set(part), std::move(indices), normalization, augmentation, seed);
 }
 

@@ -31,7 +31,7 @@ class InMemoryDataset : public Dataset {
   void keep_first(Part part, int64_t count) override;
   std::vector<std::string> files() const override;
   std::unique_ptr<SampleSet> samples(Part part, std::vector<int64_t> indices,
-                                     const Normalization& normalization, bool augment,
+                                     const Normalization& normalization, Augment augment,
                                      uint64_t seed) const override;
   const ImageSet& set(Part part) const { return part == Part::train ? train_ : test_; }
 

@@ -53,10 +53,11 @@ void PackedDataset::keep_first(Part part, int64_t count) {
 }
 
 std::unique_ptr<SampleSet> PackedDataset::samples(Part part, std::vector<int64_t> indices,
-                                                  const Normalization& normalization, bool augment,
+                                                  const Normalization& normalization, Augment augment,
                                                   uint64_t seed) const {
   ImageTransform transform = transform_;
-  transform.train = augment;
+  transform.train = augment.enabled;
+  transform.flip = augment.flip;
   return std::make_unique<PackedSamples>(part == Part::train ? train_ : test_, std::move(indices), transform,
                                          normalization, seed);
 }

@@ -18,8 +18,9 @@ class PackedDataset : public Dataset {
   int64_t size(Part part) const override { return part == Part::train ? train_count_ : test_count_; }
   std::vector<int64_t> labels(Part part) const override;
   void keep_first(Part part, int64_t count) override;
+  bool same_size_images() const override { return false; }
   std::unique_ptr<SampleSet> samples(Part part, std::vector<int64_t> indices,
-                                     const Normalization& normalization, bool augment,
+                                     const Normalization& normalization, Augment augment,
                                      uint64_t seed) const override;
   bool decodes_images() const override { return true; }
   std::vector<std::string> files() const override { return files_; }

@@ -17,6 +17,13 @@ enum class NormalizationKind { dataset, unit, symmetric, imagenet };
 NormalizationKind parse_normalization(const std::string& name);
 std::string normalization_name(NormalizationKind kind);
 
+// How training samples are augmented: random crops (4-pixel shifts of in-memory images,
+// RandomResizedCrop of packed ones) and, with `flip`, random horizontal flips. Off: evaluation.
+struct Augment {
+  bool enabled = false;
+  bool flip = true;
+};
+
 struct Normalization {
   std::vector<float> mean;  // per channel, of pixels scaled to [0, 1]
   std::vector<float> std;

@@ -14,6 +14,7 @@
 #include "store/reinit_file.hpp"
 #include "store/run_directory.hpp"
 #include "train/options.hpp"
+#include "train/run_setup.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -43,14 +44,7 @@ struct GridContext {
 
   void load_seed(int64_t seed) {
     if (cached_seed == seed) return;
-    const uint64_t useed = static_cast<uint64_t>(seed);
-    const data::Split split = data::split_validation(dataset->labels(data::Part::train), trained.val_fraction,
-                                                     useed, trained.stratified, dataset->num_classes());
-    const data::Normalization normalization =
-        dataset->normalization(train::resolve_normalization(trained.normalize, run.dataset), split.train);
-    test =
-        dataset->samples(data::Part::test, data::all_indices(dataset->size(data::Part::test)), normalization,
-                         /*augment=*/false, useed);
+    test = train::seed_samples(*dataset, trained, seed).test;
     model = models::build_model(spec);
     const std::string final_path = store::epoch_file_path(options.run_dir, seed, run.epochs);
     models::load_parameters(*model, store::read_epoch_params(final_path), final_path,
@@ -185,11 +179,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
 
   const train::TrainOptions& trained = context.trained;
   const std::string data_dir = options.data_dir.empty() ? trained.data_dir : options.data_dir;
-  context.dataset = data::load_dataset(
-      context.run.dataset, data_dir,
-      data::make_image_transform(trained.image_size, trained.eval_resize, trained.dct_scaling));
-  if (trained.train_subset > 0) context.dataset->keep_first(data::Part::train, trained.train_subset);
-  if (trained.test_subset > 0) context.dataset->keep_first(data::Part::test, trained.test_subset);
+  context.dataset = train::load_run_dataset(trained, data_dir);
   HPA_REQUIRE(context.dataset->num_classes() == context.run.num_classes,
               "--data-dir " << data_dir << ": its dataset has " << context.dataset->num_classes()
                             << " classes, the model head of " << options.run_dir << " "

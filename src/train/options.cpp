@@ -37,7 +37,21 @@ po::options_description describe_train_options(TrainOptions& o) {
       "share of the training set held out for validation, in [0, 1)")(
       "stratified", po::value(&o.stratified)->default_value(o.stratified),
       "hold out the same share of every class")("augment", po::value(&o.augment)->default_value(o.augment),
-                                                "random shift of up to 4 pixels and horizontal flip")(
+                                                "random crops (4-pixel shifts; imagenet: RandomResizedCrop) and, with --flip, horizontal flips")(
+      "flip", po::value(&o.flip)->default_value(o.flip),
+      "on, off or auto (off for mnist and fashion-mnist as in the paper's code, else on): random "
+      "horizontal flips when --augment")(
+      "label-noise", po::value(&o.label_noise)->default_value(o.label_noise),
+      "fraction in [0, 1] of the training split (never validation or test) whose label y becomes "
+      "(y + U{1..C-1}) mod C, fixed by --noise-seed (1: random labels, Fig. 6)")(
+      "pixel-shuffle", po::value(&o.pixel_shuffle)->default_value(o.pixel_shuffle),
+      "every training-split image gets its own fixed random permutation of its pixel positions, drawn "
+      "from --noise-seed, applied to all channels after augmentation (Fig. 20)")(
+      "noise-seed", po::value(&o.noise_seed)->default_value(o.noise_seed),
+      "seed of --label-noise and --pixel-shuffle (the same for every training seed)")(
+      "classes", po::value(&o.classes)->default_value(o.classes),
+      "keep a random subset of this many classes, relabelled 0..K-1, in every split (0: all)")(
+      "class-seed", po::value(&o.class_seed)->default_value(o.class_seed), "seed that draws --classes")(
       "normalize", po::value(&o.normalize)->default_value(o.normalize),
       "dataset (train mean/std), unit ([0,1]), symmetric ([-1,1]), imagenet (torchvision's constants) or "
       "auto "
@@ -166,6 +180,8 @@ TrainOptions read_stored_options(const std::string& config_text, const std::stri
     po::store(po::parse_config_file(text, description, /*allow_unregistered=*/true), values);
     po::notify(values);
     options.seeds = parse_seed_list(options.seeds_text);
+    // Runs made before --flip existed always flipped when augmenting.
+    if (values["flip"].defaulted()) options.flip = "on";
   } catch (const po::error& error) {
     HPA_FAIL(source << ": its stored hpa-train configuration does not parse: " << error.what());
   }
@@ -196,6 +212,12 @@ std::vector<std::string> differing_result_options(const TrainOptions& stored, co
   compare("val-fraction", stored.val_fraction, wanted.val_fraction);
   compare("stratified", stored.stratified, wanted.stratified);
   compare("augment", stored.augment, wanted.augment);
+  compare("flip", stored.flip, wanted.flip);
+  compare("label-noise", stored.label_noise, wanted.label_noise);
+  compare("pixel-shuffle", stored.pixel_shuffle, wanted.pixel_shuffle);
+  if (stored.label_noise > 0 || stored.pixel_shuffle) compare("noise-seed", stored.noise_seed, wanted.noise_seed);
+  compare("classes", stored.classes, wanted.classes);
+  if (stored.classes > 0) compare("class-seed", stored.class_seed, wanted.class_seed);
   compare("normalize", stored.normalize, wanted.normalize);
   compare("image-size", stored.image_size, wanted.image_size);
   compare("eval-resize", stored.eval_resize, wanted.eval_resize);
@@ -254,6 +276,14 @@ void validate(TrainOptions& o) {
               "--eval-resize must be at least --image-size (" << o.image_size << ") and at most 8192, got "
                                                               << o.eval_resize);
   if (o.normalize != "auto") data::parse_normalization(o.normalize);
+  HPA_REQUIRE(o.flip == "auto" || o.flip == "on" || o.flip == "off",
+              "--flip must be on, off or auto, got '" << o.flip << "'");
+  if (o.flip == "auto") o.flip = (o.dataset == "mnist" || o.dataset == "fashion-mnist") ? "off" : "on";
+  HPA_REQUIRE(o.label_noise >= 0 && o.label_noise <= 1,
+              "--label-noise must be in [0, 1], got " << o.label_noise);
+  HPA_REQUIRE(o.noise_seed >= 0, "--noise-seed must be >= 0, got " << o.noise_seed);
+  HPA_REQUIRE(o.classes == 0 || o.classes >= 2, "--classes must be 0 (all) or at least 2, got " << o.classes);
+  HPA_REQUIRE(o.class_seed >= 0, "--class-seed must be >= 0, got " << o.class_seed);
   HPA_REQUIRE(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
   HPA_REQUIRE(o.device == "cpu" || o.device == "cuda",
               "--device must be cpu or cuda, got '" << o.device << "'");

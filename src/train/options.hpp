@@ -35,6 +35,12 @@ struct TrainOptions {
   double val_fraction = 0.1;
   bool stratified = false;
   bool augment = true;
+  std::string flip = "auto";  // validate() resolves auto: off for mnist and fashion-mnist, else on
+  double label_noise = 0.0;   // fraction of the training split with a wrong label
+  bool pixel_shuffle = false;
+  int64_t noise_seed = 0;     // fixes the noisy labels and pixel permutations (not the training seed)
+  int64_t classes = 0;        // keep this many classes, drawn by class_seed (0: all)
+  int64_t class_seed = 42;
   std::string normalize = "auto";
   int64_t image_size = 224;   // imagenet: the side of the crops the model sees
   int64_t eval_resize = 256;  // imagenet: the shorter side before the evaluation's center crop

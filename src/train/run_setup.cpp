@@ -5,6 +5,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
+#include "data/variants.hpp"
 #include "models/parameters.hpp"
 #include "store/run_directory.hpp"
 #include "train/stop_request.hpp"
@@ -104,6 +105,41 @@ void check_resumable(const store::RunDescription& stored, const store::RunDescri
 
 }  // namespace
 
+std::unique_ptr<data::Dataset> load_run_dataset(const TrainOptions& options, const std::string& data_dir) {
+  std::unique_ptr<data::Dataset> dataset = data::load_dataset(
+      options.dataset, data_dir, data::make_image_transform(options.image_size, options.eval_resize, options.dct_scaling));
+  if (options.train_subset > 0) dataset->keep_first(data::Part::train, options.train_subset);
+  if (options.test_subset > 0) dataset->keep_first(data::Part::test, options.test_subset);
+  if (options.classes > 0)
+    dataset = data::keep_classes(std::move(dataset), options.classes, static_cast<uint64_t>(options.class_seed));
+  HPA_REQUIRE(!options.pixel_shuffle || dataset->same_size_images(),
+              "--pixel-shuffle: the images of --dataset " << options.dataset
+                                                          << " are not all the same size (their pixel "
+                                                             "positions cannot share one numbering)");
+  return dataset;
+}
+
+SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& options, int64_t seed) {
+  const uint64_t useed = static_cast<uint64_t>(seed);
+  const data::Split split = data::split_validation(dataset.labels(data::Part::train), options.val_fraction, useed,
+                                                   options.stratified, dataset.num_classes());
+  const data::Normalization normalization =
+      dataset.normalization(resolve_normalization(options.normalize, dataset.name()), split.train);
+  const data::Augment augment{options.augment, options.flip != "off"};
+  SeedSamples samples;
+  samples.train = dataset.samples(data::Part::train, split.train, normalization, augment, useed);
+  const uint64_t noise_seed = static_cast<uint64_t>(options.noise_seed);
+  if (options.label_noise > 0)
+    samples.train = data::with_label_noise(
+        std::move(samples.train), data::noisy_labels(dataset.labels(data::Part::train), split.train,
+                                                     dataset.num_classes(), options.label_noise, noise_seed));
+  if (options.pixel_shuffle) samples.train = data::with_pixel_shuffle(std::move(samples.train), split.train, noise_seed);
+  samples.validation = dataset.samples(data::Part::train, split.validation, normalization, data::Augment{}, useed);
+  samples.test = dataset.samples(data::Part::test, data::all_indices(dataset.size(data::Part::test)), normalization,
+                                 data::Augment{}, useed);
+  return samples;
+}
+
 void check_launch(const comm::World& world) {
   if (const char* tasks = std::getenv("SLURM_NTASKS")) {
     if (std::getenv("SLURM_STEP_ID") || std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK")) {
@@ -121,11 +157,7 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   job.spec.arch = models::parse_arch(options.arch);
   job.init = options.init.empty() ? models::default_init_scheme(job.spec.arch)
                                   : models::parse_init_scheme(options.init);
-  job.dataset = data::load_dataset(
-      options.dataset, options.data_dir,
-      data::make_image_transform(options.image_size, options.eval_resize, options.dct_scaling));
-  if (options.train_subset > 0) job.dataset->keep_first(data::Part::train, options.train_subset);
-  if (options.test_subset > 0) job.dataset->keep_first(data::Part::test, options.test_subset);
+  job.dataset = load_run_dataset(options, options.data_dir);
   const data::NormalizationKind normalization = resolve_normalization(options.normalize, options.dataset);
   if (normalization != data::NormalizationKind::dataset)  // fail early: imagenet on grey images
     data::constant_normalization(normalization, job.dataset->sample_shape()[0]);

@@ -21,6 +21,17 @@ struct Job {
   int num_groups = 1;
 };
 
+// The dataset as a run with `options` sees it: loaded from `data_dir`, cut to --train-subset and
+// --test-subset, restricted to --classes. Throws naming the file or option at fault.
+std::unique_ptr<data::Dataset> load_run_dataset(const TrainOptions& options, const std::string& data_dir);
+
+// A seed's samples: its validation split and normalization; the training split augmented, with
+// --label-noise and --pixel-shuffle applied to it alone; validation and test as they are.
+struct SeedSamples {
+  std::unique_ptr<data::SampleSet> train, validation, test;
+};
+SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& options, int64_t seed);
+
 // Every rank: refuses a launch whose world size differs from SLURM_NTASKS (Open MPI + srun can
 // start N singletons instead of one N-rank job).
 void check_launch(const comm::World& world);

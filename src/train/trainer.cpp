@@ -11,6 +11,7 @@
 #include "models/parameters.hpp"
 #include "stats/projection.hpp"
 #include "train/evaluate.hpp"
+#include "train/run_setup.hpp"
 #include "train/schedule.hpp"
 #include "train/sgd.hpp"
 #include "train/stop_request.hpp"
@@ -184,15 +185,10 @@ SeedTrainer::SeedTrainer(const TrainContext& context, int64_t seed)
 // The validation split and normalization depend on the seed only; samples are chosen by index,
 // the dataset itself is never copied.
 void SeedTrainer::load_data() {
-  const data::Dataset& dataset = context_.dataset;
-  const data::Split split = data::split_validation(dataset.labels(data::Part::train), options_.val_fraction,
-                                                   useed_, options_.stratified, dataset.num_classes());
-  const data::Normalization normalization =
-      dataset.normalization(resolve_normalization(options_.normalize, dataset.name()), split.train);
-  train_set_ = dataset.samples(data::Part::train, split.train, normalization, options_.augment, useed_);
-  val_set_ = dataset.samples(data::Part::train, split.validation, normalization, false, useed_);
-  test_set_ = dataset.samples(data::Part::test, data::all_indices(dataset.size(data::Part::test)),
-                              normalization, false, useed_);
+  SeedSamples samples = seed_samples(context_.dataset, options_, seed_);
+  train_set_ = std::move(samples.train);
+  val_set_ = std::move(samples.validation);
+  test_set_ = std::move(samples.test);
 }
 
 // Rank 0's init is everybody's (all ranks of the group).

@@ -4,7 +4,8 @@ share; 1 and 4 decoding threads train bit-identical weights; 2 ranks of one seed
 the same loss (with dropout: its masks are keyed by sample); hpa-reinit-grid runs on the result; and every misuse of ImageNet data is one line
 naming the file or option, the run directory untouched: a data dir without val.h5, a val pack
 whose classes differ, a resumed run or a grid whose model head has another class count than the
-pack, --normalize dataset, an evaluation resize below the crop.
+pack, --normalize dataset, an evaluation resize below the crop, --pixel-shuffle (images of many
+sizes), --classes beyond the pack's.
 
 usage: test_imagenet_train.py BUILD_DIR/src FIXTURE_DIR WORK_DIR MPIRUN
 """
@@ -119,6 +120,8 @@ expect_one_line_error(checks, [train, "--out", one, *model, "--data-dir", five, 
 expect_one_line_error(checks, [grid, one, "--data-dir", five], "model head")
 expect_one_line_error(checks, [train, "--out", bad_run, *common, "--normalize", "dataset"], "--normalize dataset")
 expect_one_line_error(checks, [train, "--out", bad_run, *model, "--data-dir", packs, "--eval-resize", "60"], "--eval-resize")
+expect_one_line_error(checks, [train, "--out", bad_run, *common, "--pixel-shuffle", "true"], "--pixel-shuffle")
+expect_one_line_error(checks, [train, "--out", bad_run, *common, "--classes", "7"], "--classes 7")
 checks.check(not os.path.exists(bad_run), "a refused run created its directory")
 checks.check(tree_digest(one) == digest, "a refused command changed the run directory")
 checks.finish()

@@ -48,7 +48,7 @@ TEST(ImageNetLoader, RanksAndThreadsGiveIdenticalBatches) {
   const hpa::data::Normalization normalization =
       hpa::data::constant_normalization(hpa::data::NormalizationKind::imagenet, 3);
   for (bool augment : {true, false}) {
-    const auto samples = dataset.samples(hpa::data::Part::train, split.train, normalization, augment, 7);
+    const auto samples = dataset.samples(hpa::data::Part::train, split.train, normalization, hpa::data::Augment{augment, true}, 7);
     const auto whole = load_epoch(*samples, 24, 3, 0, 1, 1);
     const auto shares = load_epoch(*samples, 24, 3, g_world->world_rank(), g_world->world_size(), 4);
     ASSERT_EQ(whole.size(), shares.size());

@@ -112,6 +112,50 @@ TEST(TrainOptions, ResumeComparesEveryResultOption) {
   EXPECT_NE(differences[1].find("(now 0.5)"), std::string::npos);
 }
 
+TEST(TrainOptions, DataVariantOptions) {
+  for (double bad : {-0.1, 1.5, std::nan("")}) {
+    auto o = valid();
+    o.label_noise = bad;
+    EXPECT_NE(error_of(o).find("--label-noise"), std::string::npos) << bad;
+  }
+  for (int64_t bad : {1, -2}) {
+    auto o = valid();
+    o.classes = bad;
+    EXPECT_NE(error_of(o).find("--classes"), std::string::npos) << bad;
+  }
+  auto o = valid();
+  o.flip = "sometimes";
+  EXPECT_NE(error_of(o).find("--flip"), std::string::npos);
+  // auto: off for MNIST-like data as in the paper's code, on for the rest.
+  for (auto [dataset, flip] : {std::pair{"mnist", "off"}, std::pair{"fashion-mnist", "off"},
+                               std::pair{"cifar10", "on"}, std::pair{"imagenet", "on"}}) {
+    o = valid();
+    o.dataset = dataset;
+    hpa::train::validate(o);
+    EXPECT_EQ(o.flip, flip) << dataset;
+  }
+  // Stored configurations: the resolved value is read back; runs from before --flip flipped.
+  EXPECT_EQ(hpa::train::read_stored_options("dataset = mnist\nflip = off\n", "run.h5").flip, "off");
+  EXPECT_EQ(hpa::train::read_stored_options("dataset = mnist\n", "run.h5").flip, "on");
+  const auto read = hpa::train::read_stored_options(
+      "label-noise = 0.25\nnoise-seed = 3\npixel-shuffle = true\nclasses = 5\nclass-seed = 9\n", "run.h5");
+  EXPECT_EQ(read.label_noise, 0.25);
+  EXPECT_EQ(read.noise_seed, 3);
+  EXPECT_TRUE(read.pixel_shuffle);
+  EXPECT_EQ(read.classes, 5);
+  EXPECT_EQ(read.class_seed, 9);
+  // --resume compares them; the seeds only where they are used.
+  auto wanted = read;
+  wanted.noise_seed = 4;
+  wanted.class_seed = 10;
+  wanted.flip = "off";
+  EXPECT_EQ(hpa::train::differing_result_options(read, wanted).size(), 3u);
+  auto plain = valid(), other_seeds = valid();
+  other_seeds.noise_seed = 4;
+  other_seeds.class_seed = 10;
+  EXPECT_TRUE(hpa::train::differing_result_options(plain, other_seeds).empty());
+}
+
 TEST(TrainOptions, ThreadsFromOptionSlurmOrCores) {
   EXPECT_EQ(hpa::train::resolve_threads(3, 1), 3);
   setenv("SLURM_CPUS_PER_TASK", "5", 1);
