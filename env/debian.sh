@@ -24,6 +24,8 @@ packages=(
   python3-torch python3-torchvision python3-pil
   # the single-node Slurm cluster of the end-to-end test
   slurmctld slurmd slurm-client munge
+  # lint of the batch scripts (a broken script only fails on the cluster, after the queue wait)
+  shellcheck
 )
 
 missing=()

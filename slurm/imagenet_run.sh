@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The body the ImageNet batch scripts share (sourced, not submitted): trains the job config
 # $config into HPA_RUN_DIR from the packs in HPA_PACK_DIR, one rank per GPU, then runs the
 # re-initialization grid over the same tasks. SIGUSR2 before the time limit (or SIGTERM on
@@ -13,6 +14,7 @@
 #   HPA_BUILD_DIR  the build to run                                                  default build/release
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
+: "${job:?}" "${config:?}" "${grid_epochs:?}"  # set by the script that sources this one
 : "${HPA_PACK_DIR:?set HPA_PACK_DIR to the folder holding train.h5 and val.h5}"
 build=${HPA_BUILD_DIR:-build/release}
 run_dir=${HPA_RUN_DIR:-runs/$job}

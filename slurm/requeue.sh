@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the batch scripts (not submitted): runs hpa-train as a job step and requeues the job
 # when training checkpointed on a signal. The scripts ask Slurm for SIGUSR2 ahead of the time limit
 # (#SBATCH --signal=USR2@LEAD, no "B:": the signal must reach the job step's tasks, not only this
