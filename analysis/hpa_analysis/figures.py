@@ -106,6 +106,98 @@ def training_curves(run, out_dir):
     return _save(fig, out_dir, f"{run.name}_training")
 
 
+def config_value(run, name, default=None):
+    """An option of the run's stored hpa-train configuration ("name = value" lines)."""
+    for line in run.config.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == name:
+            return value.strip()
+    return default
+
+
+def lr_drop_epochs(run, factor=2.0):
+    """Epochs whose learning rate is at least `factor` times lower than the epoch before: the step
+    schedule's drops, which the paper marks with red ticks (smooth schedules have none)."""
+    lr = _nanmean(run.metrics["lr"]) if "lr" in run.metrics else np.array([])
+    return [e for e in range(2, len(lr)) if np.isfinite(lr[e]) and np.isfinite(lr[e - 1]) and lr[e] * factor <= lr[e - 1]]
+
+
+def layer_panels(count, most=8):
+    """Consecutive layer positions in the fewest panels of at most `most` layers, sizes as even as
+    possible (16 -> 8 + 8, 13 -> 7 + 6)."""
+    panels = -(-count // most)
+    base, extra = divmod(count, panels)
+    bounds, start = [], 0
+    for p in range(panels):
+        size = base + (1 if p < extra else 0)
+        bounds.append(list(range(start, start + size)))
+        start += size
+    return bounds
+
+
+def _paper_column(axes, run, title):
+    """n_l panels (at most 8 layers each) with red ticks at learning-rate drops, and under them the
+    training panel: train/validation loss over their maxima and accuracy, as the paper's Figs 5-8."""
+    epochs = completed_epochs(run)
+    values = run.neg_fraction[:, epochs, :]
+    mean, std = values.mean(axis=0), values.std(axis=0)
+    drops = lr_drop_epochs(run)
+    panels = layer_panels(len(run.layer_index))
+    colors = plt.get_cmap("tab10")
+    for ax, layers in zip(axes, panels):
+        for k, l in enumerate(layers):
+            ax.plot(epochs, mean[:, l], color=colors(k), label=f"layer {run.layer_index[l]}")
+            ax.fill_between(epochs, mean[:, l] - std[:, l], mean[:, l] + std[:, l], color=colors(k), alpha=0.2)
+        ax.axhline(0.5, color="k", lw=0.8, ls="--")
+        ax.set(ylim=(-0.02, 1.02), ylabel="n_l")
+        ax.legend(fontsize=6, ncol=2, loc="best")
+    axes[0].set_title(title, fontsize=9)
+    train_ax = axes[len(panels)]
+    all_epochs = np.arange(run.epochs + 1)
+    for key, label, style in [("train_loss", "train loss / max", "-"), ("val_loss", "val loss / max", "-"),
+                              ("train_accuracy", "train accuracy", "--"), ("val_accuracy", "val accuracy", "--")]:
+        series = _nanmean(run.metrics[key]) if key in run.metrics else np.array([np.nan])
+        if not np.isfinite(series).any():
+            continue
+        if key.endswith("loss"):
+            series = series / np.nanmax(series)
+        train_ax.plot(all_epochs, series, style, label=label)
+    train_ax.set(xlabel="epoch", ylim=(-0.02, 1.02))
+    train_ax.legend(fontsize=6, ncol=2, loc="best")
+    for ax in axes[: len(panels) + 1]:
+        for epoch in drops:  # red ticks on the epoch axis, as the paper marks learning-rate drops
+            ax.plot([epoch], [0], marker="|", color="red", markersize=14, markeredgewidth=2, clip_on=False,
+                    transform=ax.get_xaxis_transform())
+    return drops
+
+
+def paper_figure(run, out_dir):
+    """n_l against epoch in panels of at most 8 layers, red ticks at learning-rate drops, and the
+    training curves under them (the paper's Figs 5-8, 15, 17, 20)."""
+    rows = len(layer_panels(len(run.layer_index))) + 1
+    fig, axes = plt.subplots(rows, 1, figsize=(7, 2.4 * rows), sharex=True, squeeze=False, constrained_layout=True)
+    schedule = config_value(run, "lr-schedule", "?")
+    _paper_column(axes[:, 0], run, f"{run.name}: {run.arch} on {run.dataset}, {schedule} schedule, "
+                                   f"{len(run.seeds)} seed(s), mean ± 1 sd")
+    return _save(fig, out_dir, f"{run.name}_paper")
+
+
+def schedules_side_by_side(runs, out_dir, stem):
+    """Runs of one architecture and dataset with different schedules, one column each, step first
+    (the paper's Fig. 22)."""
+    order = {"step": 0, "exp": 1, "mult": 2}
+    runs = sorted(runs, key=lambda r: order.get(config_value(r, "lr-schedule"), 3))
+    rows = max(len(layer_panels(len(r.layer_index))) for r in runs) + 1
+    fig, axes = plt.subplots(rows, len(runs), figsize=(6 * len(runs), 2.4 * rows), sharey=True, squeeze=False,
+                             constrained_layout=True)
+    for column, run in enumerate(runs):
+        used = len(layer_panels(len(run.layer_index))) + 1
+        _paper_column(axes[:used, column], run, f"{run.name}: {config_value(run, 'lr-schedule', '?')} schedule")
+        for ax in axes[used:, column]:
+            ax.axis("off")
+    return _save(fig, out_dir, stem)
+
+
 def first_layer_across_runs(runs, out_dir):
     """(e) The first layer's n_l across several runs in one plot."""
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -33,6 +33,13 @@ def runs(tmp_path_factory):
     run([os.path.join(BIN, "hpa-train"), "--out", with_grid, "--seeds", "1,2", *common])
     run([os.path.join(BIN, "hpa-reinit-grid"), with_grid, "--rerandomize", "1", "--threads", "2"])
     run([os.path.join(BIN, "hpa-train"), "--out", plain, "--seeds", "3", *common])
+    # Two schedules of one model: step with a drop every epoch, and smooth (no drop of 2x or more).
+    stepped, smooth = work / "stepped", work / "smooth"
+    at = common.index("--epochs") + 1
+    short = common[:at] + ["3"] + common[at + 1:]
+    run([os.path.join(BIN, "hpa-train"), "--out", stepped, "--seeds", "4", *short, "--lr-schedule", "step",
+         "--lr-step", "1"])
+    run([os.path.join(BIN, "hpa-train"), "--out", smooth, "--seeds", "4", *short, "--lr-schedule", "exp"])
     # (f): an external model file (a torchvision state_dict) and a random init of its architecture.
     import torch
     import torchvision
@@ -40,7 +47,8 @@ def runs(tmp_path_factory):
     torch.save(torchvision.models.alexnet().state_dict(), work / "alexnet.pth")
     run([os.path.join(BIN, "hpa-stats"), work / "alexnet.pth", "--json", work / "model.json"])
     run([os.path.join(BIN, "hpa-stats"), "--arch", "alexnet", "--init", "torchvision", "--json", work / "random.json"])
-    return {"with_grid": str(with_grid), "plain": str(plain), "model": str(work / "model.json"),
+    return {"with_grid": str(with_grid), "plain": str(plain), "stepped": str(stepped), "smooth": str(smooth),
+            "model": str(work / "model.json"),
             "random": str(work / "random.json"), "work": work}
 
 
@@ -53,17 +61,20 @@ def test_every_figure_is_a_valid_image(runs):
     out = runs["work"] / "report_all"
     result = report([runs["with_grid"], runs["plain"], "--out", out, "--external", runs["model"], runs["random"]])
     assert result.returncode == 0, result.stderr
-    stems = ["with_grid_histograms", "with_grid_neg_fraction", "with_grid_reinit", "with_grid_training",
-             "plain_histograms", "plain_neg_fraction", "plain_training", "first_layer_across_runs", "external_model"]
+    stems = ["with_grid_paper", "with_grid_histograms", "with_grid_neg_fraction", "with_grid_reinit",
+             "with_grid_training", "plain_paper", "plain_histograms", "plain_neg_fraction", "plain_training",
+             "first_layer_across_runs", "external_model"]
     for stem in stems:
         png = matplotlib.image.imread(out / f"{stem}.png")
         assert png.ndim == 3 and png.shape[0] > 100 and png.shape[1] > 100, stem
         assert png.std() > 0, f"{stem}.png is blank"
         with open(out / f"{stem}.pdf", "rb") as f:
             assert f.read(5) == b"%PDF-", stem
-    index = (out / "index.md").read_text()
+    # The index shows the figures across runs and each run's paper figure; its page shows the rest.
+    pages = {name: (out / f"{name}.md").read_text() for name in ("index", "with_grid", "plain")}
     for stem in stems:
-        assert f"{stem}.png" in index, stem
+        assert any(f"{stem}.png" in page for page in pages.values()), stem
+    assert "(with_grid.md)" in pages["index"] and "(plain.md)" in pages["index"]
     assert "Spearman" in (out / "statistics.md").read_text()
 
 
@@ -120,3 +131,67 @@ def test_not_a_run_directory_is_one_clear_error(runs, tmp_path):
     result = report([other, "--out", tmp_path / "out2"])
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1 and "version 7" in lines[0]
+
+
+def test_layer_panels_hold_at_most_8_consecutive_layers():
+    from hpa_analysis.figures import layer_panels
+    for count in range(1, 41):
+        panels = layer_panels(count)
+        assert [l for panel in panels for l in panel] == list(range(count))
+        assert all(1 <= len(panel) <= 8 for panel in panels)
+        assert len(panels) == -(-count // 8)  # no more panels than needed
+        assert max(map(len, panels)) - min(map(len, panels)) <= 1
+    assert [len(p) for p in layer_panels(16)] == [8, 8]  # VGG19
+
+
+def red_pixels(png_path):
+    image = matplotlib.image.imread(png_path)[..., :3]
+    return int(((image[..., 0] > 0.95) & (image[..., 1] < 0.05) & (image[..., 2] < 0.05)).sum())
+
+
+def test_red_ticks_at_learning_rate_drops_and_schedules_side_by_side(runs):
+    out = runs["work"] / "report_schedules"
+    result = report([runs["smooth"], runs["stepped"], "--out", out])
+    assert result.returncode == 0, result.stderr
+    numbers = json.load(open(out / "statistics.json"))
+    # The step schedule's rate, computed here from its definition: 0.02 x 0.1^(epoch - 1) (lr-step 1).
+    lr = {e: 0.02 * 0.1 ** (e - 1) for e in range(1, 4)}
+    assert numbers["stepped"]["lr_drop_epochs"] == [e for e in range(2, 4) if lr[e] <= lr[e - 1] / 2] == [2, 3]
+    assert numbers["smooth"]["lr_drop_epochs"] == []  # 10^(-1/25) per epoch: no drop to mark
+    with h5py.File(os.path.join(runs["stepped"], "run.h5"), "r") as f:
+        assert np.allclose(f["metrics/lr"][0, 1:], [lr[e] for e in range(1, 4)])
+    # Red ticks are drawn for the drops only (matplotlib's default colours are never pure red).
+    assert red_pixels(out / "stepped_paper.png") > 20
+    assert red_pixels(out / "smooth_paper.png") == 0
+    side_by_side = out / "schedules_lenet_fashion-mnist.png"
+    assert red_pixels(side_by_side) > 20
+    assert "schedules_lenet_fashion-mnist.png" in (out / "index.md").read_text()
+
+
+def test_runs_with_one_folder_name_are_refused(runs, tmp_path):
+    twin = tmp_path / "plain"
+    shutil.copytree(runs["plain"], twin)
+    result = report([runs["plain"], twin, "--out", tmp_path / "out"])
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "plain" in lines[0]
+
+
+def test_hpa_report_command_from_any_directory(runs, tmp_path):
+    """The report command as users get it: CMake's hpa-report (Debian's python3, no pip), and the
+    console command of `pip install ./analysis` in a virtual environment; neither needs PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    launcher = os.path.join(os.path.dirname(BIN), "hpa-report")
+    result = subprocess.run([launcher, runs["plain"], "--out", tmp_path / "cmake"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cmake" / "plain_paper.png").exists()
+    venv = tmp_path / "venv"
+    run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv])
+    source = tmp_path / "analysis_source"  # pip builds in the source folder: keep the checkout clean
+    shutil.copytree(os.path.join(ROOT, "analysis"), source, ignore=shutil.ignore_patterns("__pycache__"))
+    run([venv / "bin" / "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation", source],
+        cwd=tmp_path, env=env)
+    result = subprocess.run([venv / "bin" / "hpa-report", runs["plain"], "--out", tmp_path / "pip"],
+                            capture_output=True, text=True, cwd="/", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "pip" / "index.md").exists()
