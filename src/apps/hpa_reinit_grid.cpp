@@ -22,9 +22,17 @@ int run(int argc, char** argv, hpa::comm::World& world) {
       "reset epochs: 'all' (every epoch whose parameters the run kept), or list and ranges, e.g. 0,1,2,5-10")(
       "rerandomize", po::value(&o.rerandomize)->default_value(o.rerandomize),
       "re-randomization draws per layer from the init distribution")(
-      "batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "test images per batch")(
+      "memory-mb", po::value(&o.memory_mb)->default_value(o.memory_mb),
+      "activation memory budget per rank (MiB): sizes --batch-size (at most 1000) and, on cuda, --stack-limit")(
+      "batch-size", po::value(&o.batch_size)->default_value(o.batch_size),
+      "test images per batch (0: what --memory-mb allows, at most 1000)")(
       "stack-limit", po::value(&o.stack_limit)->default_value(o.stack_limit),
-      "fused: most images (variants x batch) pushed through the network at once")(
+      "fused: most images (variants x batch) pushed through the network at once (0: cpu one batch, cuda from --memory-mb)")(
+      "cells-per-item", po::value(&o.cells_per_item)->default_value(o.cells_per_item),
+      "cells (reset epochs and re-randomizations of one layer) per work item (0: sized per layer so that "
+      "every rank stays busy; a layer whose prefix dominates is not split)")(
+      "device", po::value(&o.device)->default_value(o.device),
+      "cpu or cuda (the GPU local_rank % GPUs per node)")(
       "naive", po::bool_switch(&o.naive),
       "evaluate every cell with its own full forward pass (reference; slower)")(
       "data-dir", po::value(&o.data_dir)->default_value(""),
@@ -34,7 +42,12 @@ int run(int argc, char** argv, hpa::comm::World& world) {
       "threads", po::value(&o.threads)->default_value(o.threads),
       "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")(
       "overwrite", po::bool_switch(&o.overwrite),
-      "ignore and replace an existing RUN/reinit.h5 (default: resume it)");
+      "ignore and replace an existing RUN/reinit.h5 (default: resume it)")(
+      "simulate-ranks", po::value(&o.simulate_ranks)->default_value(o.simulate_ranks),
+      "N > 0: time each layer's prefix and suffix on this machine, simulate the farm's schedule of the grid "
+      "on N ranks and print how busy they stay; evaluates no cell, writes nothing")(
+      "simulate-seeds", po::value(&o.simulate_seeds)->default_value(o.simulate_seeds),
+      "seeds of the simulated grid (0: the run's)");
   po::positional_options_description positional;
   positional.add("run", 1);
   const hpa::cli::ParseResult parsed = hpa::cli::parse(argc, argv, description, positional);
@@ -45,7 +58,8 @@ int run(int argc, char** argv, hpa::comm::World& world) {
           "For every seed of RUN, every conv layer and every chosen epoch: top-1 test accuracy of the final\n"
           "model with that layer's weight and bias reset to their value at that epoch, plus R re-draws from\n"
           "the init distribution, and the relative drop against the unchanged model. Rank 0 hands out\n"
-          "(seed, layer) items and writes RUN/reinit.h5; a restarted job evaluates only what is missing.",
+          "(seed, layer, chunk of cells) items, longest first, works on them too and writes\n"
+          "RUN/reinit.h5; a restarted job evaluates only what is missing.",
           description);
     return 0;
   }

@@ -1,5 +1,6 @@
 // The farm's message protocol: a worker sends REQUEST carrying its last result (or none), rank 0
-// answers ASSIGN with the next item, or -1 when there is none left.
+// answers ASSIGN with the next item, or -1 when there is none left; all on a duplicate of the world
+// communicator made for the farm.
 #include "comm/farm.hpp"
 
 #include "comm/mpi_check.hpp"
@@ -24,8 +25,8 @@ std::vector<double> pack(int64_t item, const std::vector<double>& result) {
 
 class Master {
  public:
-  Master(const World& world, const std::vector<int64_t>& items, const FarmCallbacks& callbacks)
-      : world_(world), pending_(items.begin(), items.end()), callbacks_(callbacks) {}
+  Master(const World& world, MPI_Comm comm, const std::vector<int64_t>& items, const FarmCallbacks& callbacks)
+      : world_(world), comm_(comm), pending_(items.begin(), items.end()), callbacks_(callbacks) {}
 
   void run() {
     const std::function<void()> service = [this] { serve(/*block=*/false); };
@@ -44,17 +45,17 @@ class Master {
       int flag = 0;
       MPI_Status status;
       if (block) {
-        HPA_MPI_CHECK(MPI_Probe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &status));
+        HPA_MPI_CHECK(MPI_Probe(MPI_ANY_SOURCE, kTagRequest, comm_, &status));
         flag = 1;
       } else {
-        HPA_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &flag, &status));
+        HPA_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, comm_, &flag, &status));
       }
       if (!flag) return;
       int count = 0;
       HPA_MPI_CHECK(MPI_Get_count(&status, MPI_DOUBLE, &count));
       std::vector<double> message(static_cast<size_t>(count));
       HPA_MPI_CHECK(MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, kTagRequest,
-                             MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+                             comm_, MPI_STATUS_IGNORE));
       HPA_INTERNAL_CHECK(!message.empty(), "empty farm request");
       const auto finished = static_cast<int64_t>(message[0]);
       if (finished >= 0)
@@ -66,27 +67,27 @@ class Master {
       } else {
         ++workers_stopped_;
       }
-      HPA_MPI_CHECK(MPI_Send(&next, 1, MPI_INT64_T, status.MPI_SOURCE, kTagAssign, MPI_COMM_WORLD));
+      HPA_MPI_CHECK(MPI_Send(&next, 1, MPI_INT64_T, status.MPI_SOURCE, kTagAssign, comm_));
       if (block) return;
     }
   }
 
   const World& world_;
+  MPI_Comm comm_;
   std::deque<int64_t> pending_;
   const FarmCallbacks& callbacks_;
   int workers_stopped_ = 0;
 };
 
-void run_worker(const FarmCallbacks& callbacks) {
+void run_worker(MPI_Comm comm, const FarmCallbacks& callbacks) {
   const std::function<void()> no_service = [] {};
   int64_t finished = -1;
   std::vector<double> result;
   while (true) {
     const std::vector<double> message = pack(finished, result);
-    HPA_MPI_CHECK(MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kTagRequest,
-                           MPI_COMM_WORLD));
+    HPA_MPI_CHECK(MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kTagRequest, comm));
     int64_t item = -1;
-    HPA_MPI_CHECK(MPI_Recv(&item, 1, MPI_INT64_T, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+    HPA_MPI_CHECK(MPI_Recv(&item, 1, MPI_INT64_T, 0, kTagAssign, comm, MPI_STATUS_IGNORE));
     if (item < 0) return;
     result = callbacks.work(item, no_service);
     finished = item;
@@ -96,12 +97,17 @@ void run_worker(const FarmCallbacks& callbacks) {
 }  // namespace
 
 void run_farm(const World& world, const std::vector<int64_t>& items, const FarmCallbacks& callbacks) {
+  // The farm's own communicator: its messages can never match another library's (or hpa's) traffic
+  // on the world communicator, whatever tags those use.
+  MPI_Comm comm = MPI_COMM_NULL;
+  HPA_MPI_CHECK(MPI_Comm_dup(*static_cast<const MPI_Comm*>(world.native_handle()), &comm));
   if (world.is_world_root()) {
-    Master(world, items, callbacks).run();
+    Master(world, comm, items, callbacks).run();
   } else {
-    run_worker(callbacks);
+    run_worker(comm, callbacks);
   }
-  world.world_barrier();
+  HPA_MPI_CHECK(MPI_Barrier(comm));
+  HPA_MPI_CHECK(MPI_Comm_free(&comm));
 }
 
 }  // namespace hpa::comm

@@ -7,6 +7,10 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/utils.h>
 
+#include <torch/nn/modules/linear.h>
+
+#include <algorithm>
+#include <chrono>
 #include <numeric>
 
 namespace hpa::reinit {
@@ -29,9 +33,54 @@ void for_each_batch(const data::SampleSet& test, const EvalSettings& settings,
       /*epoch=*/0, settings.loader);
   data::Batch batch;
   while (loader.next(batch)) {
+    if (settings.device != c10::kCPU) {
+      batch.images = batch.images.to(settings.device, /*non_blocking=*/true);
+      batch.labels = batch.labels.to(settings.device, /*non_blocking=*/true);
+    }
     fn(batch);
     service();
   }
+}
+
+// Floating-point operations of one forward pass of `module` producing `output` (convolutions
+// and linear layers; everything else counted as one operation per output element).
+double module_flops(torch::nn::Module& module, const at::Tensor& output) {
+  if (auto* conv = module.as<torch::nn::Conv2dImpl>()) {
+    const at::Tensor& w = conv->weight;
+    return 2.0 * static_cast<double>(output.numel()) * static_cast<double>(w.size(1) * w.size(2) * w.size(3));
+  }
+  if (auto* linear = module.as<torch::nn::LinearImpl>())
+    return 2.0 * static_cast<double>(output.numel()) * static_cast<double>(linear->weight.size(1));
+  return static_cast<double>(output.numel());
+}
+
+// Per-feature FLOPs of one image, and the head's; also the widest activation (elements).
+struct Probe {
+  std::vector<double> features;
+  double head = 0;
+  int64_t widest = 0;
+};
+
+Probe probe(models::ConvNetImpl& model, const std::vector<int64_t>& shape) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  Probe result;
+  at::Tensor x = at::zeros({1, shape[0], shape[1], shape[2]});
+  for (int64_t i = 0; i < model.num_features(); ++i) {
+    const at::Tensor y = model.forward_features(x, i, i + 1);
+    result.features.push_back(module_flops(*model.features[static_cast<size_t>(i)], y));
+    result.widest = std::max(result.widest, x.numel() + y.numel());
+    x = y;
+  }
+  const at::Tensor h = model.avgpool->forward(x).flatten(1);
+  result.head += static_cast<double>(h.numel());
+  const at::Tensor logits = model.forward_head(x);
+  // The classifier's linear layers dominate the head: 2 x in x out each.
+  for (const auto& child : model.classifier->children())
+    if (auto* linear = child->as<torch::nn::LinearImpl>())
+      result.head += 2.0 * static_cast<double>(linear->weight.numel());
+  result.widest = std::max(result.widest, h.numel() + logits.numel());
+  return result;
 }
 
 torch::nn::Conv2dImpl& conv_at(models::ConvNetImpl& model, int64_t index) {
@@ -41,6 +90,74 @@ torch::nn::Conv2dImpl& conv_at(models::ConvNetImpl& model, int64_t index) {
 }
 
 }  // namespace
+
+CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,
+                         const std::vector<int64_t>& shape, bool naive) {
+  const Probe p = probe(model, shape);
+  CostModel costs;
+  costs.naive = naive;
+  costs.full = p.head;
+  for (double f : p.features) costs.full += f;
+  for (int64_t index : layer_features) {
+    LayerCost layer;
+    for (int64_t i = 0; i < index; ++i) layer.prefix += p.features[static_cast<size_t>(i)];
+    layer.suffix = costs.full - layer.prefix;
+    costs.layers.push_back(layer);
+  }
+  return costs;
+}
+
+int64_t activation_bytes_per_image(models::ConvNetImpl& model, const std::vector<int64_t>& shape) {
+  return probe(model, shape).widest * static_cast<int64_t>(sizeof(float));
+}
+
+CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,
+                        const data::SampleSet& test, const EvalSettings& settings, int64_t images, int repeats,
+                        bool naive) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const int64_t sample = std::min<int64_t>(settings.batch_size, test.size());
+  at::Tensor batch;
+  {
+    data::BatchLoader loader(
+        test, 1,
+        [&](int64_t) {
+          data::BatchPlan plan;
+          plan.positions.resize(static_cast<size_t>(sample));
+          std::iota(plan.positions.begin(), plan.positions.end(), 0);
+          plan.global_size = sample;
+          return plan;
+        },
+        0, settings.loader);
+    data::Batch b;
+    HPA_REQUIRE(loader.next(b), "measuring the grid's costs: the test set is empty");
+    batch = b.images.to(settings.device);
+  }
+  const double scale = static_cast<double>(images) / static_cast<double>(sample);
+  const auto median_seconds = [&](const std::function<void()>& fn) {
+    std::vector<double> times;
+    for (int r = 0; r < repeats; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      fn();
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2] * scale;
+  };
+  CostModel costs;
+  costs.naive = naive;
+  const int64_t end = model.num_features();
+  costs.full = median_seconds([&] { model.forward(batch).sum().item<float>(); });
+  for (int64_t index : layer_features) {
+    LayerCost layer;
+    at::Tensor prefix;
+    layer.prefix = median_seconds([&] { prefix = model.forward_features(batch, 0, index); prefix.sum().item<float>(); });
+    layer.suffix = median_seconds(
+        [&] { model.forward_head(model.forward_features(prefix, index, end)).sum().item<float>(); });
+    costs.layers.push_back(layer);
+  }
+  return costs;
+}
 
 int64_t feature_index(const std::string& layer_name) {
   const std::string prefix = "features.";

@@ -7,6 +7,9 @@
 
 #include "data/batches.hpp"
 #include "models/convnet.hpp"
+#include "reinit/plan.hpp"
+
+#include <c10/core/Device.h>
 
 #include <functional>
 #include <string>
@@ -23,7 +26,24 @@ struct EvalSettings {
   int64_t batch_size = 1000;   // test images per batch
   int64_t stack_limit = 1000;  // most images pushed through the suffix at once (variants x batch)
   data::LoaderOptions loader;  // threads preparing test batches
+  c10::Device device = c10::kCPU;  // where the model and the variants are; batches are moved there
 };
+
+// The model's cost per image, in floating-point operations, probed with one image of `shape`
+// ({C, H, W}) on the CPU: the baseline, and for each conv layer (its index K in "features.K") the
+// prefix before it and the suffix from it on. Machine-independent: what plan_items orders by.
+CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,
+                         const std::vector<int64_t>& shape, bool naive);
+
+// Bytes of activations one image needs at the widest point of the model (input and output of the
+// largest layer, float32): what --memory-mb is divided by.
+int64_t activation_bytes_per_image(models::ConvNetImpl& model, const std::vector<int64_t>& shape);
+
+// The same parts timed on this machine (seconds for `images` test images, scaled from the median
+// of `repeats` timings of one batch of `sample` from `test`).
+CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,
+                        const data::SampleSet& test, const EvalSettings& settings, int64_t images, int repeats,
+                        bool naive);
 
 // Correct counts of the unchanged model on the whole set (each sample once).
 int64_t count_correct(models::ConvNetImpl& model, const data::SampleSet& test, const EvalSettings& settings,

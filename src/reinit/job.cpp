@@ -16,6 +16,8 @@
 #include "train/options.hpp"
 #include "train/run_setup.hpp"
 
+#include <torch/cuda.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
@@ -42,6 +44,9 @@ struct GridContext {
   models::ConvNet model{nullptr};
   std::unique_ptr<data::SampleSet> test;
 
+  EvalSettings settings;
+  std::vector<WorkItem> plan;  // the same on every rank; the farm hands out indices into it
+
   void load_seed(int64_t seed) {
     if (cached_seed == seed) return;
     test = train::seed_samples(*dataset, trained, seed).test;
@@ -49,33 +54,44 @@ struct GridContext {
     const std::string final_path = store::epoch_file_path(options.run_dir, seed, run.epochs);
     models::load_parameters(*model, store::read_epoch_params(final_path), final_path,
                             "the run's " + run.arch);
+    model->to(settings.device);
     cached_seed = seed;
   }
 
-  std::vector<double> evaluate_item(int64_t item, const std::function<void()>& service) {
-    const int64_t num_layers = static_cast<int64_t>(run.layers.size());
-    const int64_t seed_index = item / (num_layers + 1), slot = item % (num_layers + 1);
-    const int64_t seed = run.seeds[static_cast<size_t>(seed_index)];
-    load_seed(seed);
-    EvalSettings settings;
-    settings.batch_size = options.batch_size;
-    settings.stack_limit = options.stack_limit;
-    settings.loader = loader;
-    if (slot == 0) return {static_cast<double>(count_correct(*model, *test, settings, service))};
+  std::vector<int64_t> layer_features() const {
+    std::vector<int64_t> indices;
+    for (const store::LayerRecord& layer : run.layers) indices.push_back(feature_index(layer.name));
+    return indices;
+  }
 
-    const store::LayerRecord& layer = run.layers[static_cast<size_t>(slot - 1)];
+  // The correct counts of a work item's cells (one for a baseline item).
+  std::vector<double> evaluate_item(const WorkItem& item, const std::function<void()>& service) {
+    const int64_t num_layers = static_cast<int64_t>(run.layers.size());
+    const int64_t seed = run.seeds[static_cast<size_t>(item.seed_index)];
+    load_seed(seed);
+    if (item.layer < 0) return {static_cast<double>(count_correct(*model, *test, settings, service))};
+
+    const store::LayerRecord& layer = run.layers[static_cast<size_t>(item.layer)];
     std::vector<Variant> variants;
     const std::vector<std::string> names = {layer.name + ".weight", layer.name + ".bias"};
-    for (int64_t epoch : grid.epochs) {
-      const store::NamedTensors tensors =
-          store::read_epoch_tensors(store::epoch_file_path(options.run_dir, seed, epoch), names);
-      variants.push_back({tensors[0].second, tensors[1].second});
-    }
-    for (int64_t r = 0; r < grid.rerandomize; ++r) {
-      const size_t at = static_cast<size_t>((seed_index * num_layers + slot - 1) * grid.rerandomize + r);
-      auto [weight, bias] = models::draw_conv_init(*model, layer.name, spec.arch, init,
-                                                   static_cast<uint64_t>(grid.rerandomize_seeds[at]));
-      variants.push_back({weight, bias});
+    const int64_t num_epochs = static_cast<int64_t>(grid.epochs.size());
+    for (int64_t column = item.first_column; column < item.last_column; ++column) {
+      Variant variant;
+      if (column < num_epochs) {
+        const int64_t epoch = grid.epochs[static_cast<size_t>(column)];
+        const store::NamedTensors tensors =
+            store::read_epoch_tensors(store::epoch_file_path(options.run_dir, seed, epoch), names);
+        variant = {tensors[0].second, tensors[1].second};
+      } else {
+        const int64_t r = column - num_epochs;
+        const size_t at = static_cast<size_t>((item.seed_index * num_layers + item.layer) * grid.rerandomize + r);
+        auto [weight, bias] = models::draw_conv_init(*model, layer.name, spec.arch, init,
+                                                     static_cast<uint64_t>(grid.rerandomize_seeds[at]));
+        variant = {weight, bias};
+      }
+      variant.weight = variant.weight.to(settings.device);
+      if (variant.bias.defined()) variant.bias = variant.bias.to(settings.device);
+      variants.push_back(variant);
     }
     const std::vector<int64_t> correct =
         options.naive ? count_correct_naive(*model, layer.name, variants, *test, settings, service)
@@ -139,10 +155,25 @@ std::vector<int64_t> parse_epoch_list(const std::string& text, int64_t max_epoch
 void run_grid(const GridOptions& options, const comm::World& world) {
   HPA_REQUIRE(options.rerandomize >= 0 && options.rerandomize <= 1000,
               "--rerandomize must be in 0..1000, got " << options.rerandomize);
-  HPA_REQUIRE(options.batch_size >= 1, "--batch-size must be positive, got " << options.batch_size);
-  HPA_REQUIRE(options.stack_limit >= 1, "--stack-limit must be positive, got " << options.stack_limit);
+  HPA_REQUIRE(options.batch_size >= 0, "--batch-size must be >= 0 (0: from --memory-mb), got " << options.batch_size);
+  HPA_REQUIRE(options.stack_limit >= 0,
+              "--stack-limit must be >= 0 (0: from --memory-mb), got " << options.stack_limit);
+  HPA_REQUIRE(options.memory_mb >= 16 && options.memory_mb <= 16777216,
+              "--memory-mb must be in 16..16777216, got " << options.memory_mb);
+  HPA_REQUIRE(options.cells_per_item >= 0, "--cells-per-item must be >= 0 (0: automatic), got " << options.cells_per_item);
+  HPA_REQUIRE(options.simulate_ranks >= 0, "--simulate-ranks must be >= 0, got " << options.simulate_ranks);
+  HPA_REQUIRE(options.simulate_seeds >= 0, "--simulate-seeds must be >= 0, got " << options.simulate_seeds);
+  HPA_REQUIRE(options.device == "cpu" || options.device == "cuda",
+              "--device must be cpu or cuda, got '" << options.device << "'");
   GridContext context;
   context.options = options;
+  if (options.device == "cuda") {
+    HPA_REQUIRE(torch::cuda::is_available(),
+                "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
+                "env/spack.yaml)");
+    const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+    context.settings.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
+  }
   context.run = store::read_run(options.run_dir);
   context.trained =
       train::read_stored_options(context.run.config_text, store::run_file_path(options.run_dir));
@@ -186,23 +217,78 @@ void run_grid(const GridOptions& options, const comm::World& world) {
                             << context.run.num_classes);
   context.loader.threads =
       context.dataset->decodes_images() ? train::resolve_threads(options.threads, world.local_size()) : 1;
+  context.loader.pin_memory = options.device == "cuda";
   grid.test_samples = context.dataset->size(data::Part::test);
 
-  const size_t num_seeds = grid.seeds.size(), num_layers = grid.layer_names.size();
-  const size_t columns = static_cast<size_t>(grid.columns());
-  grid.correct.assign(num_seeds * num_layers * columns, -1);
-  grid.baseline_correct.assign(num_seeds, -1);
-  for (size_t s = 0; s < num_seeds; ++s)
-    for (size_t l = 0; l < num_layers; ++l)
+  // Batch sizes from the memory budget (unless given): at most `budget` images fit at the model's
+  // widest point (its input and output there, twice over for the allocator's slack). A test batch
+  // is at most 1,000 of them. On a GPU the fused stack fills the budget with several variants; on
+  // the CPU one variant at a time behind the shared prefix measured faster (docs/performance.md).
+  const std::vector<int64_t> shape = context.dataset->sample_shape();
+  models::ConvNet probe_model = models::build_model(context.spec);
+  const int64_t per_image = activation_bytes_per_image(*probe_model, shape);
+  const int64_t budget = std::max<int64_t>(1, options.memory_mb * (int64_t{1} << 20) / (2 * per_image));
+  EvalSettings& settings = context.settings;
+  settings.batch_size = options.batch_size > 0 ? options.batch_size : std::min<int64_t>(1000, budget);
+  settings.stack_limit = options.stack_limit > 0 ? options.stack_limit
+                         : options.device == "cuda" ? std::max(budget, settings.batch_size)
+                                                    : settings.batch_size;
+  settings.loader = context.loader;
+
+  const int64_t num_seeds = static_cast<int64_t>(grid.seeds.size());
+  const int64_t num_layers = static_cast<int64_t>(grid.layer_names.size());
+  const int64_t columns = grid.columns();
+  const CostModel flops = estimate_costs(*probe_model, context.layer_features(), shape, options.naive);
+
+  if (options.simulate_ranks > 0) {  // measure here, simulate the farm's schedule, write nothing
+    if (!world.is_world_root()) return;
+    const int64_t seeds = options.simulate_seeds > 0 ? options.simulate_seeds : num_seeds;
+    context.load_seed(grid.seeds[0]);
+    const CostModel measured = measure_costs(*context.model, context.layer_features(), *context.test, settings,
+                                             grid.test_samples, /*repeats=*/3, options.naive);
+    const std::vector<WorkItem> plan =
+        plan_items(seeds, columns, options.simulate_ranks, flops, options.cells_per_item);
+    const FarmSimulation simulation = simulate_farm(plan, measured, options.simulate_ranks);
+    double work = 0;
+    for (const WorkItem& item : plan) work += item_cost(item, measured);
+    std::cout << std::fixed << std::setprecision(3) << "measured on this machine (" << grid.test_samples
+              << " test images, batch " << settings.batch_size << ", " << at::get_num_threads()
+              << " thread(s)): baseline " << measured.full << " s\n"
+              << "layer      prefix_s   suffix_s/cell   flops prefix/suffix\n";
+    for (int64_t l = 0; l < num_layers; ++l)
+      std::cout << std::left << std::setw(10) << grid.layer_names[static_cast<size_t>(l)] << std::right
+                << std::setw(9) << measured.layers[static_cast<size_t>(l)].prefix << std::setw(14)
+                << measured.layers[static_cast<size_t>(l)].suffix << std::setw(14) << std::setprecision(0)
+                << flops.layers[static_cast<size_t>(l)].prefix << "/" << flops.layers[static_cast<size_t>(l)].suffix
+                << std::setprecision(3) << "\n";
+    std::cout << "simulated farm: " << seeds << " seed(s) x " << num_layers << " layers x " << columns
+              << " cells on " << options.simulate_ranks << " ranks, " << plan.size() << " work items\n"
+              << "wall " << simulation.wall << " s, work " << work << " s (" << std::setprecision(1)
+              << 100.0 * work / (simulation.wall * static_cast<double>(options.simulate_ranks))
+              << " % of rank time used); ranks busy at 95 % of the wall time: "
+              << 100.0 * simulation.busy_fraction_at(0.95 * simulation.wall) << " %; at 90 %: "
+              << 100.0 * simulation.busy_fraction_at(0.90 * simulation.wall) << " %\n";
+    std::cout.unsetf(std::ios::fixed);
+    return;
+  }
+
+  grid.correct.assign(static_cast<size_t>(num_seeds * num_layers * columns), -1);
+  grid.baseline_correct.assign(static_cast<size_t>(num_seeds), -1);
+  for (int64_t s = 0; s < num_seeds; ++s)
+    for (int64_t l = 0; l < num_layers; ++l)
       for (int64_t r = 0; r < grid.rerandomize; ++r)
         grid.rerandomize_seeds.push_back(static_cast<int64_t>(
-            data::keyed_random(static_cast<uint64_t>(grid.seeds[s]), grid.layer_indices[l],
-                               static_cast<uint64_t>(r), data::RandomStream::rerandomize) >>
+            data::keyed_random(static_cast<uint64_t>(grid.seeds[static_cast<size_t>(s)]),
+                               grid.layer_indices[static_cast<size_t>(l)], static_cast<uint64_t>(r),
+                               data::RandomStream::rerandomize) >>
             1));
+  context.plan = plan_items(num_seeds, columns, world.world_size(), flops, options.cells_per_item);
+  const auto cell = [&](const WorkItem& item, int64_t column) -> int64_t& {
+    return grid.correct[static_cast<size_t>((item.seed_index * num_layers + item.layer) * columns + column)];
+  };
 
   // Rank 0 alone reads an earlier reinit.h5 of the same cells and tells everyone what is left.
   std::vector<int64_t> items;
-  const int64_t num_items = static_cast<int64_t>(num_seeds * (num_layers + 1));
   if (world.is_world_root()) {
     store::ReinitGrid previous;
     if (!options.overwrite && store::read_reinit(options.run_dir, previous)) {
@@ -213,47 +299,53 @@ void run_grid(const GridOptions& options, const comm::World& world) {
       grid.correct = previous.correct;
       grid.baseline_correct = previous.baseline_correct;
     }
-    for (int64_t item = 0; item < num_items; ++item) {
-      const size_t s = static_cast<size_t>(item) / (num_layers + 1),
-                   slot = static_cast<size_t>(item) % (num_layers + 1);
-      const bool done = slot == 0 ? grid.baseline_correct[s] >= 0
-                                  : grid.correct[(s * num_layers + slot - 1) * columns] >= 0;
-      if (!done) items.push_back(item);
+    for (size_t i = 0; i < context.plan.size(); ++i) {
+      const WorkItem& item = context.plan[i];
+      bool done = true;
+      if (item.layer < 0) {
+        done = grid.baseline_correct[static_cast<size_t>(item.seed_index)] >= 0;
+      } else {
+        for (int64_t c = item.first_column; c < item.last_column; ++c) done = done && cell(item, c) >= 0;
+      }
+      if (!done) items.push_back(static_cast<int64_t>(i));
     }
     std::cout << "hpa-reinit-grid: " << num_seeds << " seed(s) x " << num_layers << " layers x " << columns
               << " variants (" << grid.epochs.size() << " epochs + " << grid.rerandomize
               << " re-randomizations), " << grid.test_samples << " test images, " << grid.method
-              << " evaluation, " << world.world_size() << " rank(s); " << items.size() << " of " << num_items
-              << " work items to do" << std::endl;
+              << " evaluation on " << options.device << ", batch " << settings.batch_size << ", stack "
+              << settings.stack_limit << " (--memory-mb " << options.memory_mb << "), " << world.world_size()
+              << " rank(s); " << items.size() << " of " << context.plan.size() << " work items to do" << std::endl;
   }
 
   const double start = wall_seconds();
   double last_flush = start;
   int64_t items_done = 0, cells_done = 0;
   comm::FarmCallbacks callbacks;
-  callbacks.work = [&](int64_t item, const std::function<void()>& service) {
-    return context.evaluate_item(item, service);
+  callbacks.work = [&](int64_t index, const std::function<void()>& service) {
+    return context.evaluate_item(context.plan.at(static_cast<size_t>(index)), service);
   };
-  callbacks.on_result = [&](int64_t item, const std::vector<double>& result) {  // rank 0
-    const size_t s = static_cast<size_t>(item) / (num_layers + 1),
-                 slot = static_cast<size_t>(item) % (num_layers + 1);
-    if (slot == 0) {
-      grid.baseline_correct[s] = static_cast<int64_t>(result.at(0));
+  callbacks.on_result = [&](int64_t index, const std::vector<double>& result) {  // rank 0
+    const WorkItem& item = context.plan.at(static_cast<size_t>(index));
+    if (item.layer < 0) {
+      grid.baseline_correct[static_cast<size_t>(item.seed_index)] = static_cast<int64_t>(result.at(0));
     } else {
-      HPA_INTERNAL_CHECK(result.size() == columns,
-                         "item " << item << " returned " << result.size() << " cells");
-      for (size_t c = 0; c < columns; ++c)
-        grid.correct[(s * num_layers + slot - 1) * columns + c] = static_cast<int64_t>(result[c]);
-      cells_done += static_cast<int64_t>(columns);
+      HPA_INTERNAL_CHECK(static_cast<int64_t>(result.size()) == item.cells(),
+                         "item " << index << " returned " << result.size() << " cells");
+      for (int64_t c = item.first_column; c < item.last_column; ++c)
+        cell(item, c) = static_cast<int64_t>(result[static_cast<size_t>(c - item.first_column)]);
+      cells_done += item.cells();
     }
     ++items_done;
     const double elapsed = wall_seconds() - start;
     const double eta = elapsed / static_cast<double>(items_done) *
                        static_cast<double>(static_cast<int64_t>(items.size()) - items_done);
-    std::cout << "item " << items_done << "/" << items.size() << " (seed " << grid.seeds[s]
-              << (slot == 0 ? ", baseline" : ", " + grid.layer_names[slot - 1]) << "): " << std::fixed
-              << std::setprecision(2) << static_cast<double>(cells_done) / elapsed << " cells/s, "
-              << std::setprecision(0) << elapsed << " s elapsed, ETA " << eta << " s" << std::endl;
+    std::cout << "item " << items_done << "/" << items.size() << " (seed "
+              << grid.seeds[static_cast<size_t>(item.seed_index)]
+              << (item.layer < 0 ? std::string(", baseline")
+                                 : ", " + grid.layer_names[static_cast<size_t>(item.layer)] + " cells " +
+                                       std::to_string(item.first_column) + "-" + std::to_string(item.last_column - 1))
+              << "): " << std::fixed << std::setprecision(2) << static_cast<double>(cells_done) / elapsed
+              << " cells/s, " << std::setprecision(0) << elapsed << " s elapsed, ETA " << eta << " s" << std::endl;
     std::cout.unsetf(std::ios::fixed);
     if (wall_seconds() - last_flush >= options.flush_seconds) {
       store::write_reinit(options.run_dir, grid);

@@ -1,5 +1,5 @@
 // hpa-reinit-grid around the evaluation kernels: reading the run, choosing the cells, handing
-// (seed, layer) work items to the MPI farm, and keeping RUN/reinit.h5 current and resumable.
+// (seed, layer, chunk of cells) work items to the MPI farm, and keeping RUN/reinit.h5 current and resumable.
 #pragma once
 
 #include "comm/communicator.hpp"
@@ -13,9 +13,14 @@ struct GridOptions {
   std::string run_dir;
   std::string epochs_text = "all";  // or a list such as "0,1,5-10"
   int64_t rerandomize = 1;
-  int64_t batch_size = 1000;
-  int64_t stack_limit = 1000;
+  int64_t batch_size = 0;   // 0: from memory_mb
+  int64_t stack_limit = 0;  // 0: from memory_mb
+  int64_t memory_mb = 2048;
+  int64_t cells_per_item = 0;  // 0: sized per layer for the rank count
+  std::string device = "cpu";
   bool naive = false;
+  int64_t simulate_ranks = 0;  // > 0: measure this machine, simulate the farm on that many ranks, write nothing
+  int64_t simulate_seeds = 0;  // seeds of the simulated grid (0: the run's)
   std::string data_dir;  // empty: the run's own --data-dir
   double flush_seconds = 60.0;
   int64_t threads = 0;

@@ -1,6 +1,7 @@
 """hpa-reinit-grid end to end on a small real run: shapes and meaning of reinit.h5 (resetting to
 the final epoch is the baseline), fused equal to naive for every cell, any number of ranks (1, 2,
-more than work items) giving the same grid, a kill -9 and restart evaluating only what is missing,
+16) and any chunking of a layer's cells into work items giving the same grid, the farm simulation
+writing nothing, a kill -9 and restart evaluating only what is missing,
 and bad input refused with one line and no change to reinit.h5.
 
 usage: test_reinit_grid.py BUILD_DIR/src WORK_DIR MPIRUN
@@ -62,6 +63,25 @@ with h5py.File(os.path.join(fused, "reinit.h5"), "r") as f:
 with h5py.File(os.path.join(fused, "run.h5"), "r") as f:
     checks.check(np.array_equal(f["reinit/correct"][()], correct), "run.h5's reinit link does not reach reinit.h5")
 
+# One cell per work item, and whole layers per item: the same counts, whatever the chunking.
+for cells in ("1", "6"):
+    chunked = copy_run(f"cells_{cells}")
+    r = run([grid, chunked, "--rerandomize", "2", "--threads", "2", "--cells-per-item", cells])
+    checks.check(r.returncode == 0, f"--cells-per-item {cells} failed: {r.stderr}")
+    items = 2 * (1 + 6 * (6 // int(cells)))
+    checks.check(f"{items} of {items} work items" in r.stdout, f"--cells-per-item {cells}: {r.stdout[:400]}")
+    got, got_baseline = correct_of(chunked)
+    checks.check(np.array_equal(got, correct) and np.array_equal(got_baseline, baseline),
+                 f"--cells-per-item {cells}: other results")
+
+# The farm simulation: measures this machine, prints the busy share of the simulated ranks, writes nothing.
+simulated = copy_run("simulated")
+before = tree_digest(simulated)
+r = run([grid, simulated, "--rerandomize", "2", "--threads", "2", "--simulate-ranks", "8", "--simulate-seeds", "4"])
+checks.check(r.returncode == 0 and "simulated farm: 4 seed(s) x 6 layers x 6 cells on 8 ranks" in r.stdout
+             and "ranks busy at 95 % of the wall time" in r.stdout, f"--simulate-ranks: {r.stdout} {r.stderr}")
+checks.check(tree_digest(simulated) == before, "--simulate-ranks wrote into the run directory")
+
 naive = copy_run("naive")
 r = run([grid, naive, "--rerandomize", "2", "--naive", "--threads", "2"])
 checks.check(r.returncode == 0, f"naive grid failed: {r.stderr}")
@@ -69,7 +89,7 @@ n_correct, n_baseline = correct_of(naive)
 checks.check(np.array_equal(n_correct, correct) and np.array_equal(n_baseline, baseline),
              f"fused and naive differ in {(n_correct != correct).sum()} cells")
 
-for ranks in [2, 16]:  # 16 ranks: more ranks than the 2 x (6 layers + baseline) = 14 work items
+for ranks in [2, 16]:  # 16 ranks: more ranks than (seed, layer) pairs; the plan splits layers into more items
     target = copy_run(f"ranks_{ranks}")
     r = run([mpirun, "-np", str(ranks), grid, target, "--rerandomize", "2", "--threads", "1", "--batch-size", "500"],
             timeout=600)
@@ -87,13 +107,13 @@ while not os.path.exists(os.path.join(killed, "reinit.h5")) and process.poll() i
 process.send_signal(signal.SIGKILL)
 process.wait()
 partial, _ = correct_of(killed)
-done_items = int((partial[:, :, 0] >= 0).sum())
-checks.check(process.returncode == -signal.SIGKILL and done_items < 12, f"kill came too late ({done_items} items done)")
+done_cells = int((partial >= 0).sum())
+checks.check(process.returncode == -signal.SIGKILL and done_cells < partial.size, f"kill came too late ({done_cells} cells done)")
 r = run([grid, killed, "--rerandomize", "2", "--threads", "2"])
 checks.check(r.returncode == 0, r.stderr)
 todo = [line for line in r.stdout.splitlines() if "work items to do" in line]
-left = int(todo[0].split("; ")[1].split(" of ")[0]) if todo else -1
-checks.check(0 < left < 14 and left <= 14 - done_items, f"restart did not skip the finished items: {todo}")
+left, total = (int(n) for n in todo[0].split("; ")[1].split(" work")[0].split(" of ")) if todo else (-1, -1)
+checks.check(0 < left < total, f"restart did not skip the finished items: {todo}")
 final, final_baseline = correct_of(killed)
 checks.check(np.array_equal(final, correct) and np.array_equal(final_baseline, baseline), "resumed grid differs")
 
@@ -103,6 +123,10 @@ expect_one_line_error(checks, [grid, fused, "--epochs", ""], "--epochs")
 expect_one_line_error(checks, [grid, fused, "--epochs", "0,7"], "beyond")
 expect_one_line_error(checks, [grid, fused, "--epochs", "0,1"], "--overwrite")
 expect_one_line_error(checks, [grid, os.path.join(work, "nowhere")], "not a run directory")
+expect_one_line_error(checks, [grid, fused, "--device", "cuda"], "--device cuda")  # this LibTorch has no CUDA
+expect_one_line_error(checks, [grid, fused, "--device", "tpu"], "--device")
+expect_one_line_error(checks, [grid, fused, "--memory-mb", "1"], "--memory-mb")
+expect_one_line_error(checks, [grid, fused, "--cells-per-item", "-1"], "--cells-per-item")
 checks.check(tree_digest(fused) == before, "a refused grid changed the run directory")
 missing = copy_run("missing")
 os.remove(os.path.join(missing, "seed_2", "epoch_0002.h5"))
