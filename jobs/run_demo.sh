@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target hpa-train hpa-stats hpa-reinit-grid
+cmake --build --preset release -j "$(nproc)" --target hpa-train hpa-stats hpa-reinit-grid  # and build/release/hpa-report
 
 run_dir=runs/fashion_mnist_demo
 mode=()
@@ -19,7 +19,7 @@ fi
 grid=()
 [[ "${mode[*]-}" == --overwrite ]] && grid=(--overwrite)
 ./build/release/src/hpa-reinit-grid "$run_dir" --epochs 0,1,2,5,10,15 --rerandomize 1 "${grid[@]}"
-PYTHONPATH=analysis /usr/bin/python3 -m hpa_analysis report "$run_dir" --out "${run_dir}_report"
+./build/release/hpa-report "$run_dir" --out "${run_dir}_report"
 echo
 echo "results: $run_dir/run.h5 and $run_dir/reinit.h5 (open with h5py; format in docs/run-format.md)"
 echo "report:  ${run_dir}_report/index.md (figures as PNG and PDF, statistics.md, statistics.json)"
