@@ -88,8 +88,8 @@ TEST(GridPlan, FarmSimulationTakesTheNextItemOnTheFirstFreeRank) {
   EXPECT_NEAR(three.busy_fraction_at(3.5), 1.0 / 3.0, 1e-12);
 }
 
-// VGG19 on 32x32 inputs: 16 convs (3x3, padding 1) at 32, 32 | 16, 16 | 8 x4 | 4 x4 | 2 x4 pixels.
-TEST(GridPlan, VggFlopsMatchTheLayerTable) {
+// The FLOP costs of VGG19 (10 classes) on 32x32 inputs, for its 16 conv layers.
+CostModel vgg19_cifar_costs() {
   hpa::models::ModelSpec spec;
   spec.arch = hpa::models::Arch::vgg19;
   spec.num_classes = 10;
@@ -97,8 +97,13 @@ TEST(GridPlan, VggFlopsMatchTheLayerTable) {
   std::vector<int64_t> convs;
   for (int64_t i = 0; i < model->num_features(); ++i)
     if (model->features[static_cast<size_t>(i)]->as<torch::nn::Conv2dImpl>()) convs.push_back(i);
-  ASSERT_EQ(convs.size(), 16u);
-  const CostModel costs = hpa::reinit::estimate_costs(*model, convs, {3, 32, 32}, false);
+  return hpa::reinit::estimate_costs(*model, convs, {3, 32, 32}, false);
+}
+
+// VGG19 on 32x32 inputs: 16 convs (3x3, padding 1) at 32, 32 | 16, 16 | 8 x4 | 4 x4 | 2 x4 pixels.
+TEST(GridPlan, VggFlopsMatchTheLayerTable) {
+  const CostModel costs = vgg19_cifar_costs();
+  ASSERT_EQ(costs.layers.size(), 16u);
   const int64_t channels[16] = {64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512};
   const int64_t sides[16] = {32, 32, 16, 16, 8, 8, 8, 8, 4, 4, 4, 4, 2, 2, 2, 2};
   const std::set<int> pooled = {1, 3, 7, 11, 15};  // a max-pool follows these convs (0-based)
@@ -128,14 +133,7 @@ TEST(GridPlan, VggFlopsMatchTheLayerTable) {
 // The farm schedule that hpa-reinit-grid uses, with VGG19's FLOP costs, 10 seeds, 13 epochs + 3
 // re-draws and 64 ranks: at 95 % of the wall time at least 90 % of the ranks still work.
 TEST(GridPlan, Vgg19GridKeepsSixtyFourRanksBusy) {
-  hpa::models::ModelSpec spec;
-  spec.arch = hpa::models::Arch::vgg19;
-  spec.num_classes = 10;
-  hpa::models::ConvNet model = hpa::models::build_model(spec);
-  std::vector<int64_t> convs;
-  for (int64_t i = 0; i < model->num_features(); ++i)
-    if (model->features[static_cast<size_t>(i)]->as<torch::nn::Conv2dImpl>()) convs.push_back(i);
-  const CostModel costs = hpa::reinit::estimate_costs(*model, convs, {3, 32, 32}, false);
+  const CostModel costs = vgg19_cifar_costs();
   const auto plan = hpa::reinit::plan_items(10, 16, 64, costs);
   const auto simulation = hpa::reinit::simulate_farm(plan, costs, 64);
   EXPECT_GE(simulation.busy_fraction_at(0.95 * simulation.wall), 0.9);
