@@ -2,6 +2,7 @@
 #include "reinit/grid.hpp"
 
 #include "common/error.hpp"
+#include "models/keyed_dropout.hpp"
 
 #include <ATen/Functions.h>
 #include <torch/nn/modules/conv.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <optional>
 
 namespace hpa::reinit {
 namespace {
@@ -57,7 +59,8 @@ double module_flops(torch::nn::Module& module, const at::Tensor& output) {
 // Per-feature FLOPs of one image, and the head's; also the widest activation (elements).
 struct Probe {
   std::vector<double> features;
-  double head = 0;
+  double head = 0;         // the model's own head
+  double folded_head = 0;  // EvalHead's (the same where nothing folds)
   int64_t widest = 0;
 };
 
@@ -80,6 +83,15 @@ Probe probe(models::ConvNetImpl& model, const std::vector<int64_t>& shape) {
     if (auto* linear = child->as<torch::nn::LinearImpl>())
       result.head += 2.0 * static_cast<double>(linear->weight.numel());
   result.widest = std::max(result.widest, h.numel() + logits.numel());
+  result.folded_head = result.head;
+  if (EvalHead(model, std::vector<int64_t>{x.size(1), x.size(2), x.size(3)}).folded()) {
+    for (const auto& child : model.classifier->children())
+      if (auto* linear = child->as<torch::nn::LinearImpl>()) {  // the first one is folded
+        result.folded_head += 2.0 * static_cast<double>(linear->weight.size(0)) * static_cast<double>(x.numel()) -
+                              2.0 * static_cast<double>(linear->weight.numel()) - static_cast<double>(h.numel());
+        break;
+      }
+  }
   return result;
 }
 
@@ -101,7 +113,7 @@ CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>&
   for (int64_t index : layer_features) {
     LayerCost layer;
     for (int64_t i = 0; i < index; ++i) layer.prefix += p.features[static_cast<size_t>(i)];
-    layer.suffix = costs.full - layer.prefix;
+    layer.suffix = costs.full - layer.prefix - p.head + p.folded_head;  // fused cells end in EvalHead
     costs.layers.push_back(layer);
   }
   return costs;
@@ -152,11 +164,48 @@ CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& 
     LayerCost layer;
     at::Tensor prefix;
     layer.prefix = median_seconds([&] { prefix = model.forward_features(batch, 0, index); prefix.sum().item<float>(); });
-    layer.suffix = median_seconds(
-        [&] { model.forward_head(model.forward_features(prefix, index, end)).sum().item<float>(); });
+    at::Tensor features = model.forward_features(prefix, index, end);
+    const EvalHead head(model, std::vector<int64_t>{features.size(1), features.size(2), features.size(3)});
+    layer.suffix = median_seconds([&] { head.forward(model.forward_features(prefix, index, end)).sum().item<float>(); });
     costs.layers.push_back(layer);
   }
   return costs;
+}
+
+EvalHead::EvalHead(models::ConvNetImpl& model, const std::vector<int64_t>& features) : model_(model) {
+  torch::NoGradGuard no_grad;
+  // The first linear layer, behind nothing but dropout (the identity in evaluation).
+  const auto children = model.classifier->children();
+  torch::nn::LinearImpl* first = nullptr;
+  for (size_t i = 0; i < children.size() && !first; ++i) {
+    first = children[i]->as<torch::nn::LinearImpl>();
+    if (first) {
+      after_ = static_cast<int64_t>(i) + 1;
+    } else if (!children[i]->as<models::KeyedDropoutImpl>()) {
+      return;
+    }
+  }
+  if (!first) return;
+  const at::Tensor probe = at::zeros({1, features[0], features[1], features[2]}, first->weight.options());
+  const at::Tensor pooled = model.avgpool->forward(probe);
+  const int64_t in_area = features[1] * features[2], out_area = pooled.size(2) * pooled.size(3);
+  if (in_area >= out_area || first->weight.size(1) != pooled.numel()) return;  // no gain
+  // avgpool is linear: W1 . pool = (pool^T . W1^T)^T, and pool^T is the pool's backward.
+  const int64_t outputs = first->weight.size(0);
+  const at::Tensor spread = first->weight.view({outputs, features[0], pooled.size(2), pooled.size(3)});
+  weight_ = at::_adaptive_avg_pool2d_backward(spread, at::empty({outputs, features[0], features[1], features[2]},
+                                                                spread.options()))
+                .reshape({outputs, features[0] * in_area})
+                .contiguous();
+  bias_ = first->bias.defined() ? first->bias.detach() : at::Tensor();
+}
+
+at::Tensor EvalHead::forward(const at::Tensor& x) const {
+  if (!folded()) return model_.forward_head(x);
+  HPA_INTERNAL_CHECK(!model_.is_training(), "the folded head drops dropout: evaluation only");
+  at::Tensor y = at::linear(x.flatten(1), weight_, bias_);
+  for (auto it = model_.classifier->begin() + after_; it != model_.classifier->end(); ++it) y = it->forward(y);
+  return y;
 }
 
 int64_t feature_index(const std::string& layer_name) {
@@ -190,6 +239,7 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
   const int64_t num_variants = static_cast<int64_t>(variants.size());
   const int64_t per_chunk = std::max<int64_t>(1, settings.stack_limit / settings.batch_size);
   std::vector<int64_t> correct(variants.size(), 0);
+  std::optional<EvalHead> head;  // folded once the feature map's size is known
   for_each_batch(test, settings, service, [&](const data::Batch& batch) {
     const at::Tensor prefix = model.forward_features(batch.images, 0, index);  // once for every variant
     for (int64_t first = 0; first < num_variants; first += per_chunk) {
@@ -201,8 +251,9 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
                                      *options.dilation(), options.groups()));
       }
       const at::Tensor stacked = at::cat(outputs, /*dim=*/0);
-      const at::Tensor logits =
-          model.forward_head(model.forward_features(stacked, index + 1, model.num_features()));
+      const at::Tensor features = model.forward_features(stacked, index + 1, model.num_features());
+      if (!head) head.emplace(model, std::vector<int64_t>{features.size(1), features.size(2), features.size(3)});
+      const at::Tensor logits = head->forward(features);
       const at::Tensor hits = logits.argmax(1).view({count, -1}).eq(batch.labels.unsqueeze(0)).sum(1);
       for (int64_t v = 0; v < count; ++v) correct[static_cast<size_t>(first + v)] += hits[v].item<int64_t>();
     }

@@ -30,8 +30,9 @@ struct EvalSettings {
 };
 
 // The model's cost per image, in floating-point operations, probed with one image of `shape`
-// ({C, H, W}) on the CPU: the baseline, and for each conv layer (its index K in "features.K") the
-// prefix before it and the suffix from it on. Machine-independent: what plan_items orders by.
+// ({C, H, W}) on the CPU: the baseline (the model's own forward), and for each conv layer (its index
+// K in "features.K") the prefix before it and the suffix from it on, ending in the fused
+// evaluation's EvalHead. Machine-independent: what plan_items orders by.
 CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,
                          const std::vector<int64_t>& shape, bool naive);
 
@@ -58,6 +59,25 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
 std::vector<int64_t> count_correct_naive(models::ConvNetImpl& model, const std::string& layer_name,
                                          const std::vector<Variant>& variants, const data::SampleSet& test,
                                          const EvalSettings& settings, const std::function<void()>& service);
+
+// The head (avgpool, flatten, classifier) as the fused evaluation runs it. Where the adaptive
+// average pool only spreads a smaller feature map over its output grid (VGG on 32x32 inputs: 1x1
+// -> 7x7, 49 copies of each value into a 25088-wide first linear layer), avgpool, flatten and the
+// first linear layer (behind dropout, the identity in evaluation) are one linear map of the
+// unpooled features: its weight, folded once with the pool's adjoint, is h*w/(7*7) the size. Equal to model.forward_head up to float rounding;
+// the plain head wherever folding would not make it cheaper.
+class EvalHead {
+ public:
+  // `features`: {C, h, w}, the shape of one image after the feature extractor.
+  EvalHead(models::ConvNetImpl& model, const std::vector<int64_t>& features);
+  at::Tensor forward(const at::Tensor& x) const;
+  bool folded() const { return weight_.defined(); }
+
+ private:
+  models::ConvNetImpl& model_;
+  at::Tensor weight_, bias_;  // the folded first linear layer, when folded
+  int64_t after_ = 0;         // the classifier's modules from this one on follow it
+};
 
 // Index K of "features.K" in the features Sequential; throws for other names.
 int64_t feature_index(const std::string& layer_name);

@@ -9,6 +9,12 @@
 #include <queue>
 
 namespace hpa::reinit {
+namespace {
+
+// The most a layer's split may add to its work (repeated prefixes), as a share of it.
+constexpr double kMaxOverhead = 0.1;
+
+}  // namespace
 
 double item_cost(const WorkItem& item, const CostModel& costs) {
   if (item.layer < 0) return costs.full;
@@ -35,13 +41,24 @@ std::vector<WorkItem> plan_items(int64_t seeds, int64_t columns, int64_t ranks, 
       int64_t chunks = 1;
       if (cells_per_item > 0) {
         chunks = (columns + cells_per_item - 1) / cells_per_item;
+      } else if (ranks == 1) {
+        chunks = 1;  // nothing to balance: a split would only repeat prefixes
+      } else if (!costs.naive) {
+        // Split until an item costs at most the target, but never let the repeated prefixes add
+        // more than kMaxOverhead to the layer's work: a layer whose prefix is most of its cost stays
+        // whole (splitting it would mostly recompute the prefix).
+        const LayerCost& layer = costs.layers[static_cast<size_t>(l)];
+        const double whole = layer.prefix + static_cast<double>(columns) * layer.suffix;
+        const int64_t most = layer.prefix > 0
+                                 ? 1 + static_cast<int64_t>(std::floor(kMaxOverhead * whole / layer.prefix))
+                                 : columns;
+        while (chunks < std::min(most, columns) &&
+               layer.prefix + std::ceil(static_cast<double>(columns) / static_cast<double>(chunks)) * layer.suffix >
+                   target)
+          ++chunks;
       } else {
-        const double per_cell = costs.naive ? costs.full : costs.layers[static_cast<size_t>(l)].suffix;
-        const double prefix = costs.naive ? 0.0 : costs.layers[static_cast<size_t>(l)].prefix;
-        const double room = target - prefix;  // what the cells of one item may cost
-        if (room > 0 && per_cell > 0)
-          chunks = std::clamp<int64_t>(
-              static_cast<int64_t>(std::ceil(static_cast<double>(columns) * per_cell / room)), 1, columns);
+        const double whole = static_cast<double>(columns) * costs.full;  // naive: no prefix to repeat
+        chunks = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(whole / target)), 1, columns);
       }
       // Even chunks: sizes differ by at most one cell.
       const int64_t base = columns / chunks, extra = columns % chunks;

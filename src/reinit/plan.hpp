@@ -1,7 +1,8 @@
 // The grid's work items and the farm's schedule of them. A layer's cells (its reset epochs and
 // re-randomizations) are split into chunks where that pays: a fused item costs one prefix pass
-// (the layers before the reset one) plus one suffix pass per cell, so a layer whose prefix is cheap
-// is split into items close to a target cost, a layer whose prefix dominates is not split. Items
+// (the layers before the reset one) plus one suffix pass per cell, so a layer is split into items
+// no costlier than a target, as far as the repeated prefixes add at most 10 % to its work; a layer
+// whose prefix dominates stays whole. Items
 // go out longest first (the farm hands them out in this order to whichever rank asks), which keeps
 // every rank busy until close to the end. The same plan drives the farm and simulate_farm().
 #pragma once

@@ -51,19 +51,20 @@ TEST(GridPlan, CheapPrefixesAreSplitExpensiveOnesAreNot) {
   std::map<int64_t, int64_t> items_per_layer;
   for (const WorkItem& item : plan)
     if (item.layer >= 0) ++items_per_layer[item.layer];
-  // total = 10 + 16 x (9.5 + 6 + 1) + 0.5 + 4 + 9 = 287.5; target 287.5 / (32 x 16) = 0.56 < the
-  // prefixes of layers 1 and 2: only layer 0 is split.
+  // total = 10 + (0.5 + 16 x 9.5) + (4 + 16 x 6) + (9 + 16 x 1) = 287.5; target 287.5 / (32 x 16) = 0.56.
+  // Layer 0 (prefix 0.5 of 152.5): one cell per item. Layer 1: the repeated prefixes may add 10 % of
+  // 100, i.e. 2 more prefixes of 4: 3 items. Layer 2 (prefix 9 of 25): whole.
   EXPECT_EQ(items_per_layer[0], 16);
-  EXPECT_EQ(items_per_layer[1], 1);
+  EXPECT_EQ(items_per_layer[1], 3);
   EXPECT_EQ(items_per_layer[2], 1);
-  // More ranks, smaller target: with 1 rank (target 9.0) layer 0 gets ceil(16 x 9.5 / 8.5) = 18 -> 16
-  // chunks, layer 1 ceil(16 x 6 / 5) = 20 -> 16, layer 2 (prefix 9 >= target) stays whole.
-  items_per_layer.clear();
+  double planned = 0;
+  for (const WorkItem& item : plan) planned += hpa::reinit::item_cost(item, costs);
+  EXPECT_LE(planned, 1.1 * 287.5);  // at most 10 % more work than one item per layer
+  // One rank: nothing to balance, every layer whole.
   for (const WorkItem& item : hpa::reinit::plan_items(1, 16, 1, costs))
-    if (item.layer >= 0) ++items_per_layer[item.layer];
-  EXPECT_EQ(items_per_layer[0], 16);
-  EXPECT_EQ(items_per_layer[1], 16);
-  EXPECT_EQ(items_per_layer[2], 1);
+    if (item.layer >= 0) {
+      EXPECT_EQ(item.cells(), 16);
+    }
   // A forced chunk size: ceil(16 / 5) = 4 chunks of 4 cells each (even split).
   for (const WorkItem& item : hpa::reinit::plan_items(1, 16, 16, costs, 5))
     if (item.layer >= 0) {
@@ -120,8 +121,11 @@ TEST(GridPlan, VggFlopsMatchTheLayerTable) {
       EXPECT_DOUBLE_EQ(step, layer + elements) << "layer " << l + 1;
     }
     conv_flops += layer;
-    EXPECT_DOUBLE_EQ(costs.layers[static_cast<size_t>(l)].prefix + costs.layers[static_cast<size_t>(l)].suffix,
-                     costs.full);
+    // The fused cells end in the folded head: a 512-wide first linear layer instead of 25088 (and
+    // no avgpool elements), the baseline in the model's own.
+    const double fold_saving = 2.0 * 4096 * (25088 - 512) + 25088;
+    EXPECT_NEAR(costs.layers[static_cast<size_t>(l)].prefix + costs.layers[static_cast<size_t>(l)].suffix,
+                costs.full - fold_saving, 1e-9 * costs.full);
   }
   // The whole model: the convs plus the classifier (512x1 after pooling to 1x1, avgpool to 7x7 in
   // torchvision's layout: 25088 -> 4096 -> 4096 -> 10) and small element-wise terms.
@@ -137,9 +141,42 @@ TEST(GridPlan, Vgg19GridKeepsSixtyFourRanksBusy) {
   const auto plan = hpa::reinit::plan_items(10, 16, 64, costs);
   const auto simulation = hpa::reinit::simulate_farm(plan, costs, 64);
   EXPECT_GE(simulation.busy_fraction_at(0.95 * simulation.wall), 0.9);
+  double planned = 0, whole = 0;
+  for (const WorkItem& item : plan) planned += hpa::reinit::item_cost(item, costs);
+  for (const WorkItem& item : hpa::reinit::plan_items(10, 16, 64, costs, 16)) whole += hpa::reinit::item_cost(item, costs);
+  EXPECT_LE(planned, 1.1 * whole);
   // Without splitting (one item per seed and layer) the tail is long: the plan is what keeps them busy.
   const auto unsplit = hpa::reinit::simulate_farm(hpa::reinit::plan_items(10, 16, 64, costs, 16), costs, 64);
   EXPECT_LT(unsplit.busy_fraction_at(0.95 * unsplit.wall), simulation.busy_fraction_at(0.95 * simulation.wall));
+}
+
+}  // namespace
+
+namespace {
+
+// The folded head of the fused evaluation against the model's own head (avgpool, flatten, classifier).
+TEST(GridHead, FoldedHeadEqualsTheModelsHead) {
+  for (auto arch : {hpa::models::Arch::vgg11, hpa::models::Arch::alexnet}) {
+    hpa::models::ModelSpec spec;
+    spec.arch = arch;
+    spec.num_classes = 10;
+    spec.width = 0.25;
+    hpa::models::ConvNet model = hpa::models::build_model(spec);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const int64_t channels = arch == hpa::models::Arch::vgg11 ? 128 : 64;  // width 1/4 of 512 / 256
+    for (int64_t side : {1, 2, 3}) {
+      const at::Tensor x = at::randn({5, channels, side, side});
+      const hpa::reinit::EvalHead head(*model, {channels, side, side});
+      EXPECT_TRUE(head.folded()) << side;
+      const at::Tensor expected = model->forward_head(x), got = head.forward(x);
+      EXPECT_TRUE(at::allclose(got, expected, 1e-4, 1e-5))
+          << "side " << side << ": max difference " << (got - expected).abs().max().item<float>();
+    }
+    // A map as large as the pool's output: nothing to fold, the model's own head.
+    const int64_t pooled = arch == hpa::models::Arch::vgg11 ? 7 : 6;
+    EXPECT_FALSE(hpa::reinit::EvalHead(*model, {channels, pooled, pooled}).folded());
+  }
 }
 
 }  // namespace
