@@ -74,7 +74,14 @@ for overlap in ["true", "false"]:
         # 1001 test samples over 2 ranks: exact evaluation counts each once, so accuracy * 1001 is whole.
         acc = f["metrics/test_accuracy"][0, 1]
         checks.check(abs(acc * 1001 - round(acc * 1001)) < 1e-6, f"test accuracy {acc} is not k/1001")
-        checks.check(abs(acc - g["metrics/test_accuracy"][0, 1]) <= 2 / 1001, "test accuracy far from the 1-rank run")
+        # After 50 steps at lr 0.002 the model is near chance and full of near-ties: rounding alone
+        # (1 vs 2 threads) moves tens of test images. Compare with that, as for the weights.
+        with h5py.File(os.path.join(two_threads, "run.h5"), "r") as t:
+            rounding_acc = abs(t["metrics/test_accuracy"][0, 1] - g["metrics/test_accuracy"][0, 1])
+        difference = abs(acc - g["metrics/test_accuracy"][0, 1])
+        checks.check(difference <= max(2 / 1001, 3 * rounding_acc),
+                     f"test accuracy {difference * 1001:.0f} images from the 1-rank run, more than 3x the 1 vs 2 "
+                     f"thread rounding ({rounding_acc * 1001:.0f} images)")
 
 # (a2) the first 3 steps (192 samples, batch 64) with the demo's dropout 0.5 and learning rate 0.02.
 early = ["--data-dir", FASHION_MNIST, "--train-subset", "192", "--val-fraction", "0", "--test-subset", "100",
