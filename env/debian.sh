@@ -22,6 +22,8 @@ packages=(
   # analysis, and the reference implementations the tests compare against
   python3 python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest
   python3-torch python3-torchvision python3-pil
+  # `pip install ./analysis` as the analysis test does it: a venv, pip, setuptools (no network)
+  python3-venv python3-pip python3-setuptools
   # the single-node Slurm cluster of the end-to-end test
   slurmctld slurmd slurm-client munge
   # lint of the batch scripts (a broken script only fails on the cluster, after the queue wait)
