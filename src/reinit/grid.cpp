@@ -108,6 +108,7 @@ CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>&
   const Probe p = probe(model, shape);
   CostModel costs;
   costs.naive = naive;
+  costs.activation_bytes = p.widest * static_cast<int64_t>(sizeof(float));
   costs.full = p.head;
   for (double f : p.features) costs.full += f;
   for (int64_t index : layer_features) {
@@ -117,10 +118,6 @@ CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>&
     costs.layers.push_back(layer);
   }
   return costs;
-}
-
-int64_t activation_bytes_per_image(models::ConvNetImpl& model, const std::vector<int64_t>& shape) {
-  return probe(model, shape).widest * static_cast<int64_t>(sizeof(float));
 }
 
 CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,

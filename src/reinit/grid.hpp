@@ -32,13 +32,11 @@ struct EvalSettings {
 // The model's cost per image, in floating-point operations, probed with one image of `shape`
 // ({C, H, W}) on the CPU: the baseline (the model's own forward), and for each conv layer (its index
 // K in "features.K") the prefix before it and the suffix from it on, ending in the fused
-// evaluation's EvalHead. Machine-independent: what plan_items orders by.
+// evaluation's EvalHead. Machine-independent: what plan_items orders by. Also the activation bytes
+// of one image at the model's widest point (input and output of its largest layer, float32): what
+// --memory-mb is divided by.
 CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,
                          const std::vector<int64_t>& shape, bool naive);
-
-// Bytes of activations one image needs at the widest point of the model (input and output of the
-// largest layer, float32): what --memory-mb is divided by.
-int64_t activation_bytes_per_image(models::ConvNetImpl& model, const std::vector<int64_t>& shape);
 
 // The same parts timed on this machine (seconds for `images` test images, scaled from the median
 // of `repeats` timings of one batch of `sample` from `test`).

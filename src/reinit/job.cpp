@@ -16,8 +16,6 @@
 #include "train/options.hpp"
 #include "train/run_setup.hpp"
 
-#include <torch/cuda.h>
-
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
@@ -37,7 +35,6 @@ struct GridContext {
   models::ModelSpec spec;
   models::InitScheme init = models::InitScheme::paper;
   std::unique_ptr<data::Dataset> dataset;
-  data::LoaderOptions loader;
   store::ReinitGrid grid;
   // Worker cache: the final model of the seed evaluated last, and its test set.
   int64_t cached_seed = -1;
@@ -167,13 +164,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
               "--device must be cpu or cuda, got '" << options.device << "'");
   GridContext context;
   context.options = options;
-  if (options.device == "cuda") {
-    HPA_REQUIRE(torch::cuda::is_available(),
-                "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
-                "env/spack.yaml)");
-    const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
-    context.settings.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
-  }
+  context.settings.device = train::rank_device(options.device, world);
   context.run = store::read_run(options.run_dir);
   context.trained =
       train::read_stored_options(context.run.config_text, store::run_file_path(options.run_dir));
@@ -215,9 +206,10 @@ void run_grid(const GridOptions& options, const comm::World& world) {
               "--data-dir " << data_dir << ": its dataset has " << context.dataset->num_classes()
                             << " classes, the model head of " << options.run_dir << " "
                             << context.run.num_classes);
-  context.loader.threads =
+  EvalSettings& settings = context.settings;
+  settings.loader.threads =
       context.dataset->decodes_images() ? train::resolve_threads(options.threads, world.local_size()) : 1;
-  context.loader.pin_memory = options.device == "cuda";
+  settings.loader.pin_memory = options.device == "cuda";
   grid.test_samples = context.dataset->size(data::Part::test);
 
   // Batch sizes from the memory budget (unless given): at most `budget` images fit at the model's
@@ -226,19 +218,17 @@ void run_grid(const GridOptions& options, const comm::World& world) {
   // the CPU one variant at a time behind the shared prefix measured faster (docs/performance.md).
   const std::vector<int64_t> shape = context.dataset->sample_shape();
   models::ConvNet probe_model = models::build_model(context.spec);
-  const int64_t per_image = activation_bytes_per_image(*probe_model, shape);
+  const CostModel flops = estimate_costs(*probe_model, context.layer_features(), shape, options.naive);
+  const int64_t per_image = flops.activation_bytes;
   const int64_t budget = std::max<int64_t>(1, options.memory_mb * (int64_t{1} << 20) / (2 * per_image));
-  EvalSettings& settings = context.settings;
   settings.batch_size = options.batch_size > 0 ? options.batch_size : std::min<int64_t>(1000, budget);
   settings.stack_limit = options.stack_limit > 0 ? options.stack_limit
                          : options.device == "cuda" ? std::max(budget, settings.batch_size)
                                                     : settings.batch_size;
-  settings.loader = context.loader;
 
   const int64_t num_seeds = static_cast<int64_t>(grid.seeds.size());
   const int64_t num_layers = static_cast<int64_t>(grid.layer_names.size());
   const int64_t columns = grid.columns();
-  const CostModel flops = estimate_costs(*probe_model, context.layer_features(), shape, options.naive);
 
   if (options.simulate_ranks > 0) {  // measure here, simulate the farm's schedule, write nothing
     if (!world.is_world_root()) return;

@@ -22,6 +22,7 @@ struct CostModel {
   double full = 0;  // the unchanged model (baseline item); naive cells cost this each
   std::vector<LayerCost> layers;
   bool naive = false;
+  int64_t activation_bytes = 0;  // per image at the model's widest point (estimate_costs only)
 };
 
 struct WorkItem {

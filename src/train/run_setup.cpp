@@ -140,6 +140,15 @@ SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& optio
   return samples;
 }
 
+c10::Device rank_device(const std::string& name, const comm::World& world) {
+  if (name != "cuda") return c10::kCPU;
+  HPA_REQUIRE(torch::cuda::is_available(),
+              "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
+              "env/spack.yaml)");
+  const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
+}
+
 void check_launch(const comm::World& world) {
   if (const char* tasks = std::getenv("SLURM_NTASKS")) {
     if (std::getenv("SLURM_STEP_ID") || std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK")) {
@@ -198,9 +207,7 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
 
   // Rank 0's view decides: another rank looking later could see the folders rank 0 just made.
   if (options.device == "cuda") {
-    HPA_REQUIRE(torch::cuda::is_available(),
-                "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
-                "env/spack.yaml)");
+    rank_device(options.device, world);  // fails here, before the run directory is touched
     HPA_REQUIRE(comm::Group::nccl_built() || ranks_per_seed == 1,
                 "--device cuda with " << ranks_per_seed
                                       << " ranks per seed needs the NCCL build (-DHPA_WITH_NCCL=ON)");
@@ -257,10 +264,7 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
                                : 1;  // in-memory batches take one thread well ahead of training
   context.loader.batches_ahead = static_cast<int>(options.batches_ahead);
   context.loader.pin_memory = options.device == "cuda";
-  if (options.device == "cuda") {
-    const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
-    context.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
-  }
+  context.device = rank_device(options.device, world);
   context.log = world.is_world_root() ? &std::cout : nullptr;
   context.loss_log = loss_log.is_open() ? &loss_log : nullptr;
   int64_t epochs_left = my_seeds * options.epochs;

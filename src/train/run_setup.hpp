@@ -8,6 +8,8 @@
 #include "models/architectures.hpp"
 #include "train/options.hpp"
 
+#include <c10/core/Device.h>
+
 #include <memory>
 #include <string>
 
@@ -31,6 +33,10 @@ struct SeedSamples {
   std::unique_ptr<data::SampleSet> train, validation, test;
 };
 SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& options, int64_t seed);
+
+// The device of this rank for --device `name` (cpu, or cuda: the GPU local_rank % GPUs on its
+// node); throws naming --device when this LibTorch has no CUDA or sees no GPU.
+c10::Device rank_device(const std::string& name, const comm::World& world);
 
 // Every rank: refuses a launch whose world size differs from SLURM_NTASKS (Open MPI + srun can
 // start N singletons instead of one N-rank job).
