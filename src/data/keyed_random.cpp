@@ -1,6 +1,7 @@
 // Keyed permutations.
 #include "data/keyed_random.hpp"
 
+#include <cstddef>
 #include <numeric>
 #include <utility>
 

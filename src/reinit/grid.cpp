@@ -2,6 +2,7 @@
 #include "reinit/grid.hpp"
 
 #include "common/error.hpp"
+#include "common/torch_compat.hpp"
 #include "models/keyed_dropout.hpp"
 
 #include <ATen/Functions.h>
@@ -231,7 +232,7 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
   model.eval();
   const int64_t index = feature_index(layer_name);
   const auto& options = conv_at(model, index).options;
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&options.padding());
+  const auto* padding = torch_compat::get_if<torch::ExpandingArray<2>>(&options.padding());
   HPA_REQUIRE(padding, layer_name << ": string padding modes are not supported");
   const int64_t num_variants = static_cast<int64_t>(variants.size());
   const int64_t per_chunk = std::max<int64_t>(1, settings.stack_limit / settings.batch_size);

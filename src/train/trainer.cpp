@@ -5,6 +5,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/fault.hpp"
+#include "common/torch_compat.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
 #include "data/keyed_random.hpp"
@@ -83,7 +84,7 @@ std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model) {
     const int64_t kernel = (*options.kernel_size())[0];
     if ((*options.kernel_size())[0] == 1 && (*options.kernel_size())[1] == 1)
       continue;  // skipped, as in the paper
-    const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&options.padding());
+    const auto* padding = torch_compat::get_if<torch::ExpandingArray<2>>(&options.padding());
     layers.push_back({static_cast<int64_t>(layers.size()) + 1, item.key(), options.out_channels(),
                       options.in_channels(), kernel, (*options.stride())[0], padding ? (**padding)[0] : 0});
   }

@@ -8,6 +8,7 @@
 #include "data/memory_dataset.hpp"
 
 #include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 

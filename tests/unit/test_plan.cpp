@@ -6,6 +6,7 @@
 #include "reinit/plan.hpp"
 
 #include <gtest/gtest.h>
+#include <torch/nn/modules/conv.h>
 
 #include <map>
 #include <set>
