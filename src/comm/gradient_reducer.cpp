@@ -12,11 +12,13 @@
 #include <torch/csrc/autograd/variable.h>
 
 #include <optional>
+#include <utility>
 
 #if HPA_WITH_NCCL
 // CUDA tensors: NCCL on a side stream ordered by events. Not compiled on the CPU-only development
 // machines; see docs/performance.md for what has been run where.
 #include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAStream.h>
 #include <nccl.h>
 #endif
@@ -62,8 +64,11 @@ struct GradientReducer::Impl {
   std::vector<char> ready;
   std::vector<Bucket> buckets;
   size_t next_to_launch = 0;
+  int64_t launches = 0;
+  bool reducing = false;  // more than one rank, or reduce_single_rank
   std::vector<const void*> grad_storage;  // where each .grad view starts inside its bucket
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: params hold weak refs
+  // Kept alive: params hold weak refs (a shared_ptr in LibTorch 1.x, an intrusive_ptr in 2.x).
+  std::vector<decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()))> accumulators;
   bool on_cuda = false;
 #if HPA_WITH_NCCL
   void* nccl = nullptr;
@@ -90,6 +95,7 @@ struct GradientReducer::Impl {
 #endif
 
   void launch(Bucket& bucket) {
+    ++launches;
 #if HPA_WITH_NCCL
     if (on_cuda) {
       launch_nccl(bucket);
@@ -170,10 +176,14 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
     HPA_INTERNAL_CHECK(numel <= INT32_MAX, "bucket too large for one MPI call");
     bucket.buffer = at::zeros({numel}, s.params[bucket.params[0]].options());
   }
-  if (s.group_size == 1) return;
+  s.reducing = s.group_size > 1 || options.reduce_single_rank;
+  if (!s.reducing) return;
   s.on_cuda = !s.params.empty() && s.params[0].is_cuda();
   if (s.on_cuda) {
 #if HPA_WITH_NCCL
+    // NCCL binds its communicator to the current device: make it this rank's (local rank % GPUs),
+    // or every rank of a node would claim GPU 0.
+    c10::cuda::set_device(s.params[0].device().index());
     s.nccl = group.nccl_handle();
     s.side_stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, s.params[0].device().index());
 #else
@@ -193,7 +203,7 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
   }
   if (!options.overlap) return;
   for (size_t k = 0; k < s.params.size(); ++k) {
-    std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(s.params[k]);
+    auto accumulator = torch::autograd::impl::grad_accumulator(s.params[k]);
     accumulator->add_post_hook(std::make_unique<BucketReadyHook>(impl_.get(), k));
     s.accumulators.push_back(std::move(accumulator));
   }
@@ -202,6 +212,8 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
 GradientReducer::~GradientReducer() = default;
 
 int64_t GradientReducer::num_buckets() const { return static_cast<int64_t>(impl_->buckets.size()); }
+
+int64_t GradientReducer::launches() const { return impl_->launches; }
 
 void GradientReducer::begin_step() {
   Impl& s = *impl_;
@@ -216,7 +228,7 @@ void GradientReducer::begin_step() {
 void GradientReducer::finish_step(std::vector<double>& extras) {
   Impl& s = *impl_;
   const double start = wall_seconds();
-  if (s.group_size > 1) {
+  if (s.reducing) {
     // Parameters that got no gradient this step (an empty share, an unused layer) hold the zeros
     // of zero_grad; with overlap off, every bucket is launched here.
     for (size_t k = 0; k < s.params.size(); ++k) {

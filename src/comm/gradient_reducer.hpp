@@ -20,6 +20,9 @@ struct ReducerOptions {
   int64_t bucket_bytes = 25 << 20;
   int64_t first_bucket_bytes = 1 << 20;
   bool overlap = true;
+  // Run the collectives even in a group of one rank (a sum over one rank changes nothing): how the
+  // NCCL path is exercised on a machine with a single GPU (hpa-device-check).
+  bool reduce_single_rank = false;
 };
 
 class GradientReducer {
@@ -39,6 +42,8 @@ class GradientReducer {
   void finish_step(std::vector<double>& extras);
 
   int64_t num_buckets() const;
+  // Buckets launched so far (MPI or NCCL collectives): the reduction really ran.
+  int64_t launches() const;
   // Seconds spent inside finish_step since construction: communication backward did not hide.
   double exposed_seconds() const { return exposed_s_; }
 
