@@ -11,6 +11,7 @@
 #include "train/stop_request.hpp"
 #include "train/trainer.hpp"
 
+#include <ATen/Context.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -146,6 +147,9 @@ c10::Device rank_device(const std::string& name, const comm::World& world) {
               "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
               "env/spack.yaml)");
   const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+  // Input shapes are fixed for a whole run: let cuDNN time its algorithms once and keep the fastest
+  // (torch.backends.cudnn.benchmark = True in PyTorch).
+  at::globalContext().setBenchmarkCuDNN(true);
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
 }
 

@@ -1,0 +1,367 @@
+// hpa-device-check: the checks and measurements of hpa's GPU path, one section at a time, each
+// printing `check: KEY = VALUE` lines that tests/device/device_check.sh gathers into its summary.
+// On a machine without a GPU, `--device cpu` runs the same code (CI does, with small sizes).
+//   equivalence  SGD steps of VGG11 on --device and on the CPU from the same init and batches
+//                (TF32 off): per-step loss and final parameters compared
+//   nccl         the gradient reducer's collectives in a group of one rank (NCCL on CUDA)
+//   throughput   VGG19 training images/s on ImageNet-shaped batches, hpa's step (forward, loss,
+//                backward, reducer, SGD) as hpa-train runs it
+//   snapshot     the epoch file of VGG19 (device-to-host copy and HDF5 write), timed
+//   grid         re-initialization grid cells/s, fused evaluation, on --device and on the CPU
+#include "comm/communicator.hpp"
+#include "comm/gradient_reducer.hpp"
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "data/memory_dataset.hpp"
+#include "models/architectures.hpp"
+#include "models/parameters.hpp"
+#include "reinit/grid.hpp"
+#include "store/run_directory.hpp"
+#include "train/sgd.hpp"
+
+#include <ATen/Context.h>
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <boost/program_options.hpp>
+#include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+namespace {
+
+namespace po = boost::program_options;
+using hpa::models::Arch;
+
+struct CheckOptions {
+  std::vector<std::string> sections;
+  std::string device = "cpu";
+  std::string dir = ".";
+  int64_t steps = 20, batch = 64, image = 224, timed_steps = 10, equiv_batch = 32, grid_images = 1000,
+          grid_variants = 8;
+  double equiv_width = 1.0;
+  bool tf32 = true;
+  int threads = 0;
+};
+
+c10::Device device_of(const std::string& name) {
+  if (name == "cpu") return c10::kCPU;
+  HPA_REQUIRE(name == "cuda", "--device: cpu or cuda, not '" << name << "'");
+  HPA_REQUIRE(torch::cuda::is_available(), "--device cuda: this LibTorch has no CUDA or sees no GPU");
+  return c10::Device(c10::kCUDA, 0);
+}
+
+void sync(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+void print(const std::string& key, double value) { std::cout << "check: " << key << " = " << value << std::endl; }
+void print(const std::string& key, const std::string& value) {
+  std::cout << "check: " << key << " = " << value << std::endl;
+}
+
+double max_relative(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor x = a.detach().to(at::kCPU, at::kDouble), y = b.detach().to(at::kCPU, at::kDouble);
+  return (x - y).abs().max().item<double>() / std::max(1e-30, y.abs().max().item<double>());
+}
+
+// The parameters themselves (hpa::models::named_parameters gives detached views, without .grad), as
+// hpa-train hands them to its Sgd and GradientReducer.
+std::vector<std::pair<std::string, at::Tensor>> trainable(hpa::models::ConvNetImpl& model) {
+  std::vector<std::pair<std::string, at::Tensor>> result;
+  for (const auto& item : model.named_parameters()) result.emplace_back(item.key(), item.value());
+  return result;
+}
+
+// One SGD step of hpa's rule on `model`, loss the batch mean; returns the loss.
+double sgd_step(hpa::models::ConvNetImpl& model, hpa::train::Sgd& sgd, const at::Tensor& images,
+                const at::Tensor& labels, hpa::comm::GradientReducer* reducer) {
+  sgd.zero_grad();
+  if (reducer) reducer->begin_step();
+  const at::Tensor loss = torch::nn::functional::cross_entropy(model.forward(images), labels);
+  loss.backward();
+  if (reducer) {
+    std::vector<double> none;
+    reducer->finish_step(none);
+  }
+  sgd.step(0.01);
+  return loss.item<double>();
+}
+
+hpa::models::ConvNet make(Arch arch, int64_t classes, double width, double dropout, const c10::Device& device) {
+  hpa::models::ModelSpec spec;
+  spec.arch = arch;
+  spec.num_classes = classes;
+  spec.width = width;
+  spec.dropout = dropout;
+  hpa::models::ConvNet model = hpa::models::make_model(spec, hpa::models::InitScheme::torchvision, 1);
+  model->to(device);
+  return model;
+}
+
+void equivalence(const CheckOptions& o, const c10::Device& device) {
+  // fp32 both sides: TF32 would make the GPU differ by its 10-bit mantissa, not by rounding order.
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::manual_seed(7);
+  std::vector<at::Tensor> images, labels;
+  for (int64_t s = 0; s < o.steps; ++s) {
+    images.push_back(at::randn({o.equiv_batch, 3, 32, 32}));
+    labels.push_back(at::randint(10, {o.equiv_batch}, at::TensorOptions().dtype(at::kLong)));
+  }
+  auto run = [&](const c10::Device& where, std::vector<double>& losses) {
+    hpa::models::ConvNet model = make(Arch::vgg11, 10, o.equiv_width, 0.0, where);
+    model->train();
+    hpa::train::Sgd sgd(trainable(*model), 0.9, 5e-4);
+    for (int64_t s = 0; s < o.steps; ++s)
+      losses.push_back(sgd_step(*model, sgd, images[s].to(where), labels[s].to(where), nullptr));
+    return hpa::models::named_parameters(*model);
+  };
+  auto compare = [&](const std::vector<double>& la, const hpa::models::NamedTensors& pa, const std::vector<double>& lb,
+                     const hpa::models::NamedTensors& pb, double& loss_diff, double& loss_diff_5, double& param_diff) {
+    loss_diff = loss_diff_5 = param_diff = 0;
+    for (int64_t s = 0; s < o.steps; ++s) {
+      const double d = std::abs(la[s] - lb[s]) / std::abs(lb[s]);
+      loss_diff = std::max(loss_diff, d);
+      if (s < 5) loss_diff_5 = std::max(loss_diff_5, d);
+    }
+    for (size_t k = 0; k < pa.size(); ++k) param_diff = std::max(param_diff, max_relative(pa[k].second, pb[k].second));
+  };
+  std::vector<double> loss_cpu, loss_dev, loss_one;
+  const auto params_cpu = run(c10::kCPU, loss_cpu);
+  const auto params_dev = run(device, loss_dev);
+  // The CPU's own rounding: the same steps on one thread (other summation orders), for scale.
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto params_one = run(c10::kCPU, loss_one);
+  at::set_num_threads(threads);
+  double loss_diff, loss_diff_5, param_diff, base_loss, base_loss_5, base_param;
+  compare(loss_dev, params_dev, loss_cpu, params_cpu, loss_diff, loss_diff_5, param_diff);
+  compare(loss_one, params_one, loss_cpu, params_cpu, base_loss, base_loss_5, base_param);
+  print("equivalence.steps", static_cast<double>(o.steps));
+  print("equivalence.loss_first", loss_cpu.front());
+  print("equivalence.loss_last_cpu", loss_cpu.back());
+  print("equivalence.loss_last_device", loss_dev.back());
+  print("equivalence.loss_max_rel_diff_first5", loss_diff_5);
+  print("equivalence.loss_max_rel_diff", loss_diff);
+  print("equivalence.param_max_rel_diff", param_diff);
+  print("equivalence.cpu_threads", static_cast<double>(threads));
+  print("equivalence.baseline_1_thread_loss_max_rel_diff", base_loss);
+  print("equivalence.baseline_1_thread_param_max_rel_diff", base_param);
+  // The stated tolerance (docs/gpu.md): fp32 on both, different kernels and summation orders.
+  const bool ok = loss_diff <= 1e-3 && param_diff <= 1e-2;
+  print("equivalence.within_tolerance", ok ? "yes" : "NO");
+  at::globalContext().setAllowTF32CuDNN(o.tf32);
+}
+
+void nccl(const c10::Device& device, const hpa::comm::World& world) {
+  hpa::comm::Group group = world.split_groups(world.world_size());
+  hpa::models::ConvNet model = make(Arch::vgg11, 10, 0.25, 0.0, device);
+  hpa::train::Sgd sgd(trainable(*model), 0.9, 5e-4);
+  hpa::comm::ReducerOptions options;
+  options.reduce_single_rank = true;
+  options.bucket_bytes = 1 << 20;  // several buckets
+  hpa::comm::GradientReducer reducer(group, model->parameters(), options);
+  at::manual_seed(3);
+  const at::Tensor images = at::randn({8, 3, 32, 32}).to(device);
+  const at::Tensor labels = at::randint(10, {8}, at::TensorOptions().dtype(at::kLong)).to(device);
+  // The same step without the reducer, from the same weights: a sum over one rank changes nothing.
+  hpa::models::ConvNet twin = make(Arch::vgg11, 10, 0.25, 0.0, device);
+  hpa::train::Sgd twin_sgd(trainable(*twin), 0.9, 5e-4);
+  double loss = 0, twin_loss = 0;
+  for (int step = 0; step < 3; ++step) {
+    loss = sgd_step(*model, sgd, images, labels, &reducer);
+    twin_loss = sgd_step(*twin, twin_sgd, images, labels, nullptr);
+  }
+  sync(device);
+  double diff = 0;
+  const auto a = hpa::models::named_parameters(*model), b = hpa::models::named_parameters(*twin);
+  for (size_t k = 0; k < a.size(); ++k) diff = std::max(diff, max_relative(a[k].second, b[k].second));
+  print("nccl.backend", device.is_cuda() ? (hpa::comm::Group::nccl_built() ? "nccl" : "none") : "mpi");
+  print("nccl.buckets", static_cast<double>(reducer.num_buckets()));
+  print("nccl.launches", static_cast<double>(reducer.launches()));
+  print("nccl.loss_diff", std::abs(loss - twin_loss));
+  print("nccl.param_max_rel_diff", diff);
+  print("nccl.ok", reducer.launches() == 3 * reducer.num_buckets() && diff <= 1e-5 ? "yes" : "NO");
+}
+
+double throughput(const CheckOptions& o, const c10::Device& device, const hpa::comm::World& world) {
+  hpa::comm::Group group = world.split_groups(world.world_size());
+  hpa::models::ConvNet model = make(Arch::vgg19, 1000, 1.0, 0.5, device);
+  model->train();
+  hpa::train::Sgd sgd(trainable(*model), 0.9, 5e-4);
+  hpa::comm::GradientReducer reducer(group, model->parameters(), hpa::comm::ReducerOptions{});
+  at::manual_seed(5);
+  const at::Tensor images = at::randn({o.batch, 3, o.image, o.image}).to(device);
+  const at::Tensor labels = at::randint(1000, {o.batch}, at::TensorOptions().dtype(at::kLong)).to(device);
+  std::vector<uint64_t> keys(static_cast<size_t>(o.batch));
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = 1000 + i;
+  auto step = [&] {
+    model->set_dropout_keys(keys);
+    return sgd_step(*model, sgd, images, labels, &reducer);  // .item(): one sync a step, as hpa-train
+  };
+  for (int i = 0; i < 3; ++i) step();  // warm-up: cuDNN algorithm search, allocator
+  sync(device);
+  std::vector<double> times;
+  for (int64_t i = 0; i < o.timed_steps; ++i) {
+    const double start = hpa::wall_seconds();
+    step();
+    sync(device);
+    times.push_back(hpa::wall_seconds() - start);
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  print("throughput.model", "vgg19 " + std::to_string(o.image) + "x" + std::to_string(o.image) + " batch " +
+                                std::to_string(o.batch));
+  print("throughput.tf32", o.tf32 ? "on (cuDNN convolutions)" : "off");
+  print("throughput.median_step_s", median);
+  print("throughput.images_per_s", static_cast<double>(o.batch) / median);
+  if (device.is_cuda()) print("throughput.note", "cudnn.benchmark on, as hpa-train sets it on CUDA");
+  return static_cast<double>(o.batch) / median;
+}
+
+void snapshot(const CheckOptions& o, const c10::Device& device, double images_per_s) {
+  hpa::models::ConvNet model = make(Arch::vgg19, 1000, 1.0, 0.5, device);
+  const auto params = hpa::models::named_parameters(*model);
+  double bytes = 0;
+  for (const auto& [name, tensor] : params) bytes += static_cast<double>(tensor.numel()) * 4;
+  sync(device);
+  double start = hpa::wall_seconds();
+  std::vector<at::Tensor> host;
+  for (const auto& [name, tensor] : params) host.push_back(tensor.to(at::kCPU));
+  const double copy_s = hpa::wall_seconds() - start;
+  const std::string run_dir = (std::filesystem::path(o.dir) / "hpa-device-check-run").string();
+  std::filesystem::remove_all(run_dir);
+  hpa::store::RunDescription run;
+  run.arch = "vgg19";
+  run.seeds = {0};
+  run.epochs = 1;
+  hpa::store::create_run_folders(run_dir, run);
+  hpa::store::EpochSnapshot snap;
+  snap.seed = 0;
+  snap.epoch = 1;
+  snap.params = params;  // on the device: the writer copies to the host itself, as in hpa-train
+  start = hpa::wall_seconds();
+  hpa::store::write_epoch_file(run_dir, snap);
+  const double write_s = hpa::wall_seconds() - start;
+  std::filesystem::remove_all(run_dir);
+  const double epoch_s = 1281167.0 / images_per_s;
+  print("snapshot.megabytes", bytes / 1e6);
+  print("snapshot.device_to_host_s", copy_s);
+  print("snapshot.epoch_file_write_s", write_s);
+  print("snapshot.imagenet_epoch_s_at_measured_rate", epoch_s);
+  print("snapshot.share_of_epoch_percent", 100.0 * write_s / epoch_s);
+}
+
+void grid(const CheckOptions& o, const c10::Device& device) {
+  at::manual_seed(11);
+  hpa::data::ImageSet set;
+  set.images = at::randint(256, {o.grid_images, 3, 32, 32}, at::TensorOptions().dtype(at::kByte));
+  set.labels = at::randint(10, {o.grid_images}, at::TensorOptions().dtype(at::kLong));
+  std::vector<int64_t> indices(static_cast<size_t>(o.grid_images));
+  for (size_t i = 0; i < indices.size(); ++i) indices[i] = static_cast<int64_t>(i);
+  hpa::data::InMemorySamples samples(set, indices, {{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}}, {}, 0);
+  std::vector<int64_t> counts[2];
+  double rate[2] = {0, 0};
+  const c10::Device where[2] = {c10::kCPU, device};
+  for (int d = 0; d < (device.is_cuda() ? 2 : 1); ++d) {
+    hpa::models::ConvNet model = make(Arch::vgg11, 10, 0.5, 0.5, where[d]);
+    model->eval();
+    std::vector<hpa::reinit::Variant> variants;
+    for (int64_t v = 0; v < o.grid_variants; ++v) {
+      auto [weight, bias] = hpa::models::draw_conv_init(*model, "features.8", Arch::vgg11,
+                                                        hpa::models::InitScheme::torchvision, 100 + v);
+      variants.push_back({weight.to(where[d]), bias.to(where[d])});
+    }
+    hpa::reinit::EvalSettings settings;
+    settings.device = where[d];
+    settings.batch_size = 500;
+    settings.stack_limit = 4000;
+    hpa::reinit::count_correct_fused(*model, "features.8", variants, samples, settings, [] {});  // warm-up
+    sync(where[d]);
+    const double start = hpa::wall_seconds();
+    counts[d] = hpa::reinit::count_correct_fused(*model, "features.8", variants, samples, settings, [] {});
+    sync(where[d]);
+    rate[d] = static_cast<double>(o.grid_variants) / (hpa::wall_seconds() - start);
+  }
+  print("grid.model", "vgg11 width 0.5, 32x32, layer features.8, " + std::to_string(o.grid_variants) +
+                          " variants x " + std::to_string(o.grid_images) + " images");
+  print("grid.cells_per_s_cpu", rate[0]);
+  if (device.is_cuda()) {
+    int64_t worst = 0;
+    for (size_t v = 0; v < counts[0].size(); ++v) worst = std::max(worst, std::abs(counts[0][v] - counts[1][v]));
+    print("grid.cells_per_s_device", rate[1]);
+    print("grid.speedup", rate[1] / rate[0]);
+    print("grid.max_count_diff_images", static_cast<double>(worst));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hpa::comm::World world(argc, argv);
+  CheckOptions o;
+  po::options_description description("hpa-device-check options");
+  description.add_options()("help", "this text")(
+      "section", po::value(&o.sections)->multitoken(),
+      "equivalence nccl throughput snapshot grid (default: all, in that order)")(
+      "device", po::value(&o.device)->default_value("cpu"), "cpu or cuda")(
+      "dir", po::value(&o.dir)->default_value("."), "scratch folder for the snapshot's run directory")(
+      "steps", po::value(&o.steps)->default_value(20), "equivalence: SGD steps")(
+      "equiv-batch", po::value(&o.equiv_batch)->default_value(32), "equivalence: batch size")(
+      "equiv-width", po::value(&o.equiv_width)->default_value(1.0), "equivalence: VGG11 width multiplier")(
+      "batch", po::value(&o.batch)->default_value(64), "throughput: batch size")(
+      "image", po::value(&o.image)->default_value(224), "throughput: image side")(
+      "timed-steps", po::value(&o.timed_steps)->default_value(10), "throughput: timed steps (median)")(
+      "grid-images", po::value(&o.grid_images)->default_value(1000), "grid: test images")(
+      "grid-variants", po::value(&o.grid_variants)->default_value(8), "grid: variants (cells) timed")(
+      "tf32", po::value(&o.tf32)->default_value(true), "throughput: TF32 in cuDNN convolutions (PyTorch's default)")(
+      "threads", po::value(&o.threads)->default_value(0), "CPU threads (0: LibTorch's default)");
+  try {
+    po::variables_map values;
+    po::store(po::parse_command_line(argc, argv, description), values);
+    po::notify(values);
+    if (values.count("help")) {
+      std::cout << "Usage: hpa-device-check [--device cuda] [--section NAME...]\n" << description;
+      return 0;
+    }
+    if (o.sections.empty()) o.sections = {"equivalence", "nccl", "throughput", "snapshot", "grid"};
+    const c10::Device device = device_of(o.device);
+    if (o.threads > 0) at::set_num_threads(o.threads);
+    at::globalContext().setAllowTF32CuDNN(o.tf32);
+    if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+    print("device", device.is_cuda() ? "cuda" : "cpu");
+    double images_per_s = 0;
+    int failures = 0;
+    for (const std::string& section : o.sections) {
+      const double start = hpa::wall_seconds();
+      try {
+        if (section == "equivalence") {
+          equivalence(o, device);
+        } else if (section == "nccl") {
+          nccl(device, world);
+        } else if (section == "throughput") {
+          images_per_s = throughput(o, device, world);
+        } else if (section == "snapshot") {
+          snapshot(o, device, images_per_s > 0 ? images_per_s : 1000.0);  // without throughput: nominal
+        } else if (section == "grid") {
+          grid(o, device);
+        } else {
+          HPA_FAIL("--section: unknown section '" << section << "'");
+        }
+      } catch (const std::exception& error) {
+        std::cerr << "hpa-device-check: " << section << ": " << error.what() << std::endl;
+        print(section + ".error", error.what());
+        ++failures;
+      }
+      print(section + ".seconds", hpa::wall_seconds() - start);
+    }
+    return failures ? 1 : 0;
+  } catch (const std::exception& error) {
+    std::cerr << "hpa-device-check: " << error.what() << std::endl;
+    return 2;
+  }
+}
