@@ -11,6 +11,8 @@ cluster="$source_dir/tests/slurm/local_cluster.sh"
 rm -rf "$work" && mkdir -p "$work"
 trap '"$cluster" stop >/dev/null 2>&1 || true' EXIT
 "$cluster" start
+export SLURM_CONF
+SLURM_CONF=$("$cluster" conf)  # the private cluster's configuration, for sbatch, squeue, scontrol
 cd "$source_dir"
 submit() {  # GRID_EPOCHS
   HPA_BUILD_DIR="$build_dir" HPA_PACK_DIR="$fixture/packs" HPA_RUN_DIR="$work/run" HPA_DEVICE=cpu \

@@ -11,6 +11,8 @@ cluster="$source_dir/tests/slurm/local_cluster.sh"
 rm -rf "$work" && mkdir -p "$work"
 trap '"$cluster" stop >/dev/null 2>&1 || true' EXIT
 "$cluster" start
+export SLURM_CONF
+SLURM_CONF=$("$cluster" conf)  # the private cluster's configuration, for sbatch, squeue, scontrol
 cd "$source_dir"
 extra="--train-subset 6000 --test-subset 500 --epochs 2 --threads 1"
 jid=$(HPA_BUILD_DIR="$build_dir" HPA_EXTRA="$extra --loss-log $work/loss.txt" \
