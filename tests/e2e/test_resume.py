@@ -46,6 +46,12 @@ for name in present:
     with h5py.File(os.path.join(interrupted, "seed_7", name), "r") as f:
         checks.check(len(f["params"]) == 18 and "stats/neg_fraction" in f, f"{name} incomplete after kill -9")
 
+# What a kill in the middle of a write leaves (the writer's temporary name, <file>.tmp), planted for
+# a file the resumed run never writes again (epoch 1, complete before the kill): only the sweep of
+# stale temporaries on --resume can remove it.
+stale = os.path.join(interrupted, "seed_7", "epoch_0001.h5.tmp")
+with open(stale, "wb") as f:
+    f.write(b"half an HDF5 file")
 expect_one_line_error(checks, [train, "--out", interrupted, *args], "--resume")
 changed = list(args)
 changed[changed.index("--epochs") + 1] = EPOCHS + 1
@@ -63,6 +69,6 @@ for epoch in range(EPOCHS + 1):
                          f"{name}: {param} differs from the uninterrupted run")
 with h5py.File(os.path.join(interrupted, "run.h5"), "r") as f:
     checks.check(not np.isnan(f["params/features.0.weight"][()]).any(), "run.h5 has unwritten epochs after resume")
-leftovers = [n for n in os.listdir(os.path.join(interrupted, "seed_7")) if ".tmp." in n]
+leftovers = [n for n in os.listdir(os.path.join(interrupted, "seed_7")) if n.endswith(".tmp")]
 checks.check(not leftovers, f"temporary files left after resume: {leftovers}")
 checks.finish()
