@@ -98,9 +98,29 @@ h5dump = run(["h5dump", "-H", os.path.join(out, "run.h5")])
 checks.check(h5dump.returncode == 0 and "features.0.weight" in h5dump.stdout,
              f"h5dump -H failed: {h5dump.stderr[:300]}")
 
-# hpa-stats on the run directory: n_l at epoch 0 and at the end.
+# hpa-stats on the run directory: n_l at epoch 0 and at the end, mean (sd) over the seeds, against
+# numpy on the weights of the epoch files themselves (cosine of each filter with the all-ones
+# direction, n_l = share of cosines <= 0).
 r = run([stats_exe, out])
 checks.check(r.returncode == 0 and "epoch 0" in r.stdout and "epoch 2" in r.stdout, f"hpa-stats RUN: {r.stdout} {r.stderr}")
+rows = [line.split() for line in r.stdout.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
+checks.check(len(rows) == 6, f"hpa-stats RUN printed {len(rows)} layer rows, expected 6")
+for row in rows:
+    name, filters = row[1], int(row[2])
+    printed = [float(row[3]), float(row[4].strip("()")), float(row[5]), float(row[6].strip("()"))]
+    expected = []
+    for epoch in (0, 2):
+        n_l = []
+        for seed in (3, 4):
+            with h5py.File(os.path.join(out, f"seed_{seed}", f"epoch_{epoch:04d}.h5"), "r") as f:
+                weight = f[f"params/{name}.weight"][()].astype(np.float64)
+            flat = weight.reshape(weight.shape[0], -1)
+            checks.check(flat.shape[0] == filters, f"hpa-stats RUN: {name} has {flat.shape[0]} filters, printed {filters}")
+            cosines = flat.sum(1) / (np.linalg.norm(flat, axis=1) * np.sqrt(flat.shape[1]))
+            n_l.append(np.mean(cosines <= 0))
+        expected += [np.mean(n_l), np.std(n_l, ddof=1)]
+    checks.check(np.abs(np.array(printed) - np.array(expected)).max() <= 0.0005 + 1e-12,
+                 f"hpa-stats RUN: {name} printed {printed}, numpy gives {np.round(expected, 4).tolist()}")
 
 # Refusals: an existing run is not touched without --resume/--overwrite; bad options name themselves.
 before = tree_digest(out)
