@@ -32,7 +32,7 @@ export HDF5_USE_FILE_LOCKING=FALSE
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_osc=^ucx
 # NCCL from the nvidia-nccl Python package next to torch, unless NCCL_ROOT says otherwise.
 if [[ -z ${NCCL_ROOT:-} ]]; then
-  site=$(python3 -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
+  site=$(python3 -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))' 2>/dev/null)
   header=$(find "$site/nvidia" -name nccl.h 2>/dev/null | head -1)
   [[ -n $header ]] && export NCCL_ROOT=${header%/include/nccl.h}
 fi
