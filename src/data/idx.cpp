@@ -1,6 +1,7 @@
 // IDX through zlib's gz* API, which reads gzip and plain files alike.
 #include "data/idx.hpp"
 
+#include "common/checked.hpp"
 #include "common/error.hpp"
 
 #include <ATen/Functions.h>
@@ -62,8 +63,8 @@ at::Tensor read_idx_ubyte(const std::string& path, int expected_dims) {
     read_exactly(file.get(), path, bytes, 4, "header");
     extent = (int64_t{bytes[0]} << 24) | (int64_t{bytes[1]} << 16) | (int64_t{bytes[2]} << 8) | bytes[3];
     if (extent == 0) HPA_FAIL(path << ": IDX dimension of size 0");
-    total *= static_cast<uint64_t>(extent);
-    if (total > (uint64_t{1} << 36)) HPA_FAIL(path << ": IDX dimensions claim more than 64 GiB of data");
+    if (!checked_mul(total, static_cast<uint64_t>(extent), &total) || total > (uint64_t{1} << 36))
+      HPA_FAIL(path << ": IDX dimensions claim more than 64 GiB of data");
   }
   at::Tensor data = at::empty(shape, at::TensorOptions().dtype(at::kByte));
   read_exactly(file.get(), path, data.data_ptr<uint8_t>(), total, "data");

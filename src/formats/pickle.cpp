@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace hpa::formats {
 
@@ -146,7 +147,24 @@ class Machine {
     } else if (container->kind != Kind::list) {
       fail("APPEND(S) on a " + container->describe());
     }
+    // A container reachable from its own items would be a shared_ptr cycle, never freed (a memo
+    // reference to a list appended to itself, say). No state_dict has one: refused.
+    for (const auto& item : items)
+      if (reaches(item.get(), container.get())) fail("a " + container->describe() + " that contains itself");
     for (auto& item : items) container->items.push_back(std::move(item));
+  }
+
+  static bool reaches(const PickleValue* from, const PickleValue* target) {
+    std::vector<const PickleValue*> pending{from};
+    std::unordered_set<const PickleValue*> seen;
+    while (!pending.empty()) {
+      const PickleValue* value = pending.back();
+      pending.pop_back();
+      if (value == target) return true;
+      if (!seen.insert(value).second) continue;
+      for (const PickleValuePtr& item : value->items) pending.push_back(item.get());
+    }
+    return false;
   }
 
   PickleValuePtr call_reduce(const PickleValuePtr& callable, const PickleValuePtr& args) {

@@ -4,6 +4,7 @@
 // torch.save format of torchvision's published weights: magic number, protocol version and system
 // info pickles, the object pickle, the sorted storage keys, then each storage as an int64 element
 // count and its raw little-endian bytes.
+#include "common/checked.hpp"
 #include "common/error.hpp"
 #include "formats/model_file.hpp"
 #include "formats/pickle.hpp"
@@ -134,14 +135,16 @@ class StateDictLoader {
     const std::vector<int64_t> sizes = int_tuple(args.items[2], "size");
     const std::vector<int64_t> strides = int_tuple(args.items[3], "stride");
     if (offset < 0 || sizes.size() != strides.size()) fail("tensor record with bad offset or stride");
-    // The largest element index must lie inside the storage, or as_strided would read past it.
+    // The largest element index must lie inside the storage, or as_strided would read past it; the
+    // sum is computed overflow-safe: the sizes and strides (non-negative, int_tuple checks) are the file's.
     int64_t last_index = offset;
     bool empty = false;
     for (size_t d = 0; d < sizes.size(); ++d) {
+      int64_t step = 0;
       if (sizes[d] == 0)
         empty = true;
-      else
-        last_index += (sizes[d] - 1) * strides[d];
+      else if (!checked_mul(sizes[d] - 1, strides[d], &step) || !checked_add(last_index, step, &last_index))
+        fail("tensor of shape " + c10::str(c10::IntArrayRef(sizes)) + " overflows its element index");
     }
     if (!empty && last_index >= storage.numel())
       fail("tensor of shape " + c10::str(c10::IntArrayRef(sizes)) + " reaches past its storage of " +
@@ -172,7 +175,8 @@ class StateDictLoader {
     if (!type) fail("storage type " + id.items[1]->text + " is not supported");
     const int64_t numel = id.items[4]->integer;
     if (!reader_) {  // legacy: allocated now, filled from the storage section after the pickle
-      if (numel > (int64_t{1} << 40)) fail("storage " + key + " claims " + std::to_string(numel) + " elements");
+      if (numel < 0 || numel > (int64_t{1} << 40))
+        fail("storage " + key + " claims " + std::to_string(numel) + " elements");
       PickleValuePtr value = PickleValue::make(Kind::tensor);
       value->tensor = at::empty({numel}, at::TensorOptions().dtype(type->dtype));
       storages_[key] = value;

@@ -90,6 +90,10 @@ TEST_F(IdxFiles, EveryMalformedCaseNamesTheFile) {
   EXPECT_NE(error_of(write_raw("long", idx_bytes({3}) + "xx"), 1).find("longer than its IDX header"),
             std::string::npos);
   EXPECT_NE(error_of(write_raw("zero", idx_bytes({0})), 1).find("size 0"), std::string::npos);
+  // Header only (fill 0): 2^18 * 2^18 = 2^36 passes the bound, times 2^28 wraps a uint64 to 0 unless
+  // the product is checked.
+  const std::string wraps = write_raw("wraps", idx_bytes({1u << 18, 1u << 18, 1u << 28}, 0));
+  EXPECT_NE(error_of(wraps, 3).find("more than 64 GiB"), std::string::npos) << error_of(wraps, 3);
   EXPECT_NE(error_of((dir_ / "absent").string(), 1).find("cannot open"), std::string::npos);
   // A gzip stream with its middle overwritten: zlib reports a data or CRC error.
   std::string compressed;

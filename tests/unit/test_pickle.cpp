@@ -78,6 +78,10 @@ TEST(Pickle, MalformedInputsGiveOneClearError) {
   EXPECT_NE(error_of("\x80\x02}}.").find("STOP with 2 values"), std::string::npos);
   EXPECT_NE(error_of("\x80\x02K\x01}s.").find("underflow"), std::string::npos);
   EXPECT_NE(error_of("\x80\x02K\x01K\x02u.").find("no MARK"), std::string::npos);
+  // reference cycles (they would leak): a list appended to itself, a dict holding itself, via the memo
+  EXPECT_NE(error_of("\x80\x02]q\x00h\x00" "a."s).find("a list that contains itself"), std::string::npos);
+  EXPECT_NE(error_of("\x80\x02}q\x00K\x01]h\x00" "as."s).find("a dict that contains itself"), std::string::npos)
+      << error_of("\x80\x02}q\x00K\x01]h\x00" "as."s);
   // GLOBAL + REDUCE without a handler: never executed, always refused
   EXPECT_NE(error_of("\x80\x02"
                      "cos\nsystem\n"
@@ -103,7 +107,8 @@ class StateDictFile : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // An OrderedDict {"conv.weight": <2x1x2x2 float>, "conv.bias": <2 float>} as torch.save writes it.
-  static Bytes state_dict_pickle(uint32_t weight_numel = 8) {
+  static Bytes state_dict_pickle(uint32_t weight_numel = 8, const Bytes& weight_size = "(K\x02K\x01K\x02K\x02t",
+                                 const Bytes& weight_stride = "(K\x04K\x04K\x02K\x01t") {
     auto rebuild = [](const std::string& key, uint32_t numel, const Bytes& size, const Bytes& stride) {
       return Bytes("ctorch._utils\n_rebuild_tensor_v2\n(") + "(" + unicode("storage") +
              "ctorch\nFloatStorage\n" + unicode(key) + unicode("cpu") + "J" + u32(numel) + "tQK\x00"s + size +
@@ -112,7 +117,7 @@ class StateDictFile : public ::testing::Test {
     return "\x80\x02"
            "ccollections\nOrderedDict\n)R(" +
            unicode("conv.weight") +
-           rebuild("0", weight_numel, "(K\x02K\x01K\x02K\x02t", "(K\x04K\x04K\x02K\x01t") +
+           rebuild("0", weight_numel, weight_size, weight_stride) +
            unicode("conv.bias") + rebuild("1", 2, "K\x02\x85", "K\x01\x85") + "u}b.";
   }
 
@@ -159,6 +164,21 @@ TEST_F(StateDictFile, StorageTooSmallForTheTensorIsRefused) {
   // The record claims 4 elements, but shape [2,1,2,2] reaches index 7.
   const std::string path2 = write_archive("past.pth", state_dict_pickle(4), {1, 2, 3, 4}, {0, 0});
   EXPECT_NE(error_reading(path2).find("reaches past its storage"), std::string::npos) << error_reading(path2);
+}
+
+TEST_F(StateDictFile, NegativeOrOverflowingStridesAreRefused) {
+  const std::vector<float> weight{1, 2, 3, 4, 5, 6, 7, 8};
+  // stride -1 (BININT 0xffffffff) on the last dimension
+  const std::string negative = write_archive(
+      "negative.pth", state_dict_pickle(8, "(K\x02K\x01K\x02K\x02t", "(K\x04K\x04K\x02J\xff\xff\xff\xfft"s),
+      weight, {0, 0});
+  EXPECT_NE(error_reading(negative).find("tensor stride holds a bad entry"), std::string::npos) << error_reading(negative);
+  // (3 - 1) * 2^62 does not fit int64: without checked arithmetic it wraps and passes the bound
+  const Bytes huge = "\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x40"s;  // LONG1 2^62
+  const std::string overflow =
+      write_archive("overflow.pth", state_dict_pickle(8, "(K\x03K\x01K\x01K\x01t", "(" + huge + "K\x01K\x01K\x01t"),
+                    weight, {0, 0});
+  EXPECT_NE(error_reading(overflow).find("overflows its element index"), std::string::npos) << error_reading(overflow);
 }
 
 TEST_F(StateDictFile, TruncatedArchiveNamesTheFile) {
