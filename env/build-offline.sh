@@ -36,12 +36,12 @@ if [[ -z $build ]]; then
   build=build/offline
   ((cuda)) && build+=-cuda
 fi
+prefix=$(realpath -m "$prefix")
+[[ $prefix != / && $prefix != /usr* ]] || { echo "build-offline.sh: --prefix $prefix: not into the system" >&2; exit 2; }
 compgen -G "$bundle/*.deb" >/dev/null || {
   echo "build-offline.sh: no .deb files in $bundle (make them with env/offline-bundle.sh)" >&2
   exit 2
 }
-prefix=$(realpath -m "$prefix")
-[[ $prefix != / && $prefix != /usr* ]] || { echo "build-offline.sh: --prefix $prefix: not into the system" >&2; exit 2; }
 root=$prefix/root
 arch=x86_64-linux-gnu
 

@@ -11,6 +11,7 @@ rm -rf "$work"
 mkdir -p "$work"
 cd "$src"
 fail() { echo "FAIL: $*" >&2; exit 1; }
+env/offline-bundle.sh  # kept in .deps/offline-bundle between runs; a fresh clone downloads it
 
 # Bad input: one line naming the option, non-zero exit, nothing written.
 mkdir -p "$work/empty"
@@ -22,7 +23,6 @@ out=$(env/build-offline.sh --bundle "$work/empty" 2>&1 || true)
 out=$(env/build-offline.sh --torch 2>&1 || true)
 [[ $out == *"--torch needs a value"* ]] || fail "--torch without value: got '$out'"
 
-env/offline-bundle.sh  # kept in .deps/offline-bundle between runs
 env/build-offline.sh --prefix "$work/prefix" --build "$work/build" hpa-deps-probe
 [[ ! -e /usr/bin/h5pcc.openmpi ]] || cmp -s /usr/bin/h5pcc.openmpi "$work/prefix/root/usr/bin/h5pcc.openmpi" &&
   fail "the prefix's h5pcc was not pointed at the prefix"
