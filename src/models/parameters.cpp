@@ -16,6 +16,12 @@ NamedTensors named_parameters(ConvNetImpl& model) {
   return result;
 }
 
+NamedTensors trainable_parameters(ConvNetImpl& model) {
+  NamedTensors result;
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) result.emplace_back(item.key(), item.value());
+  return result;
+}
+
 void check_parameters_fit(ConvNetImpl& model, const NamedTensors& tensors, const std::string& source,
                           const std::string& model_description) {
   std::map<std::string, const torch::Tensor*> by_name;

@@ -14,6 +14,8 @@ using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // Every parameter of `model`, in module order, detached (sharing storage with the model).
 NamedTensors named_parameters(ConvNetImpl& model);
+// The same parameters themselves, not detached: what the optimizer updates (their .grad is set).
+NamedTensors trainable_parameters(ConvNetImpl& model);
 
 // Checks that `tensors` holds every parameter of `model` with the same shape, and no extra
 // parameter-like entry; throws hpa::Error "SOURCE: parameter P has shape A, but MODEL expects B".

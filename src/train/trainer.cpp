@@ -206,13 +206,11 @@ void SeedTrainer::build_model() {
       for (const auto& param : item.value()->named_parameters(/*recurse=*/false))
         conv_params_.insert(item.key() + "." + param.key());
   snapshot_epochs_ = {options_.snapshot_epochs.begin(), options_.snapshot_epochs.end()};
-  std::vector<std::pair<std::string, at::Tensor>> trainable;
-  for (const auto& item : model_->named_parameters()) trainable.emplace_back(item.key(), item.value());
   comm::ReducerOptions reducer_options;
   reducer_options.bucket_bytes = static_cast<int64_t>(options_.bucket_mb * (1 << 20));
   reducer_options.overlap = options_.overlap;
   reducer_ = std::make_unique<comm::GradientReducer>(group_, model_->parameters(), reducer_options);
-  sgd_ = std::make_unique<Sgd>(trainable, options_.momentum, options_.weight_decay);
+  sgd_ = std::make_unique<Sgd>(models::trainable_parameters(*model_), options_.momentum, options_.weight_decay);
   schedule_.kind = parse_schedule(options_.lr_schedule);
   schedule_.base_lr = options_.lr;
   schedule_.step_epochs = static_cast<int>(options_.lr_step);
