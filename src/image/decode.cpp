@@ -184,7 +184,8 @@ RgbView jpeg_decode(const uint8_t* data, size_t size, const Rect& region, int sc
   const int end_row = whole ? height : region.y + region.height;
   for (int y = first_row; y < end_row && !errors.truncated; ++y) {
     const bool wanted = y >= region.y && y < region.y + region.height;
-    uint8_t* target = out.pixels.data() + static_cast<size_t>(y - region.y) * stride;
+    // Rows of the margin above the region have no place in `out` (forming that address is UB).
+    uint8_t* target = wanted ? out.pixels.data() + static_cast<size_t>(y - region.y) * stride : nullptr;
     JSAMPROW pointer = wanted && !cmyk ? target : row.data();
     jpeg_read_scanlines(&info, &pointer, 1);
     if (wanted && cmyk) cmyk_to_rgb(row.data() + static_cast<size_t>(column) * 4, region.width, target);
