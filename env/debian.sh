@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
+  # the sanitizer and fuzzing build (asan preset): clang, its ASan/UBSan/libFuzzer runtimes, and
+  # llvm-symbolizer for readable sanitizer stacks
+  clang libclang-rt-14-dev llvm
   # LibTorch 1.13 (CPU) and an optimized BLAS: without libopenblas0-openmp the linear layers
   # fall back to the reference BLAS (about 25x slower sgemm on the development machines)
   libtorch-dev libopenblas0-openmp

@@ -7,7 +7,9 @@
 #include <ATen/Functions.h>
 #include <zlib.h>
 
+#include <filesystem>
 #include <memory>
+#include <system_error>
 #include <vector>
 
 namespace hpa::data {
@@ -66,6 +68,17 @@ at::Tensor read_idx_ubyte(const std::string& path, int expected_dims) {
     if (!checked_mul(total, static_cast<uint64_t>(extent), &total) || total > (uint64_t{1} << 36))
       HPA_FAIL(path << ": IDX dimensions claim more than 64 GiB of data");
   }
+  // Before allocating what the header claims: a plain file must hold it, and deflate cannot expand
+  // data more than 1032-fold (zlib's documented limit), so a lying header costs no memory.
+  std::error_code error;
+  const uint64_t file_bytes = std::filesystem::file_size(path, error);
+  const uint64_t header_bytes = 4 + 4 * static_cast<uint64_t>(expected_dims);
+  if (!error && gzdirect(file.get()) && header_bytes + total > file_bytes)
+    HPA_FAIL(path << ": truncated: the data needs " << total << " bytes, the file ends after "
+                  << file_bytes - std::min(file_bytes, header_bytes));
+  if (!error && !gzdirect(file.get()) && total / 1032 > file_bytes)
+    HPA_FAIL(path << ": IDX header claims " << total << " data bytes, more than a " << file_bytes
+                  << "-byte gzip file can hold (truncated or corrupt)");
   at::Tensor data = at::empty(shape, at::TensorOptions().dtype(at::kByte));
   read_exactly(file.get(), path, data.data_ptr<uint8_t>(), total, "data");
   unsigned char extra;

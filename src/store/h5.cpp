@@ -1,6 +1,7 @@
 // HDF5 RAII helpers; see h5.hpp.
 #include "store/h5.hpp"
 
+#include "common/checked.hpp"
 #include "common/error.hpp"
 
 #include <ATen/Functions.h>
@@ -235,8 +236,35 @@ int64_t require_schema_version(hid_t loc, const std::string& path, const char* w
   return version;
 }
 
+size_t stored_elements(hid_t dataset, const std::string& name, const std::string& path) {
+  uint64_t count = 1;
+  for (hsize_t extent : dataset_dims(dataset))
+    if (!checked_mul(count, static_cast<uint64_t>(extent), &count))
+      HPA_FAIL(path << ": dataset '" << name << "' has extents whose product overflows (damaged file?)");
+  Handle type(HPA_H5_CHECK(H5Dget_type(dataset), path + ": " + name), H5Tclose);
+  const uint64_t element_bytes = H5Tget_size(type.get());
+  uint64_t bytes = 0;
+  if (element_bytes == 0 || !checked_mul(count, element_bytes, &bytes))
+    HPA_FAIL(path << ": dataset '" << name << "' claims more bytes than can be addressed (damaged file?)");
+  Handle dcpl(HPA_H5_CHECK(H5Dget_create_plist(dataset), path + ": " + name), H5Pclose);
+  if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) {
+    // Its data lies in other files (run.h5's views of the epoch files): only a sanity bound here.
+    HPA_REQUIRE(bytes <= (uint64_t{1} << 40), path << ": virtual dataset '" << name << "' claims " << bytes
+                                                   << " bytes (damaged file?)");
+    return static_cast<size_t>(count);
+  }
+  // Filters (deflate) may shrink what is stored, by at most 1032x for deflate; hpa writes none.
+  const uint64_t stored = H5Dget_storage_size(dataset);
+  const uint64_t expansion = H5Pget_nfilters(dcpl.get()) > 0 ? 1032 : 1;
+  if (bytes / expansion > stored)
+    HPA_FAIL(path << ": dataset '" << name << "' claims " << count << " elements (" << bytes
+                  << " bytes) but the file stores " << stored << " bytes for it (truncated or damaged file)");
+  return static_cast<size_t>(count);
+}
+
 at::Tensor read_floats(hid_t loc, const std::string& name, const std::string& path) {
   Handle dataset = open_dataset(loc, name, path);
+  stored_elements(dataset.get(), name, path);
   const std::vector<hsize_t> dims = dataset_dims(dataset.get());
   at::Tensor values =
       at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));
@@ -248,9 +276,8 @@ at::Tensor read_floats(hid_t loc, const std::string& name, const std::string& pa
 
 std::vector<double> read_doubles(hid_t loc, const std::string& name, const std::string& path) {
   Handle dataset = open_dataset(loc, name, path);
-  hsize_t count = 1;
-  for (hsize_t d : dataset_dims(dataset.get())) count *= d;
-  std::vector<double> values(count);
+  std::vector<double> values(stored_elements(dataset.get(), name, path));
+  const size_t count = values.size();
   if (count)
     HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
                  path + ": " + name);
@@ -292,7 +319,7 @@ std::vector<std::string> read_strings(hid_t loc, const std::string& name, const 
 size_t vector_length(hid_t dataset, const std::string& name, const std::string& path) {
   const std::vector<hsize_t> dims = dataset_dims(dataset);
   if (dims.size() != 1) HPA_FAIL(path << ": dataset '" << name << "' is not one-dimensional");
-  return static_cast<size_t>(dims[0]);
+  return stored_elements(dataset, name, path);
 }
 
 void read_whole(hid_t dataset, hid_t memory_type, void* out, const std::string& context) {

@@ -112,7 +112,12 @@ std::vector<double> read_doubles(hid_t loc, const std::string& name, const std::
 
 std::string library_version();
 
-// The element count of a one-dimensional dataset; throws naming `path` for other ranks.
+// The element count of a dataset, before anything is allocated for it: the product of its extents
+// (overflow-checked), which the bytes the file stores for it must be able to hold (the extents of a
+// damaged file can claim terabytes). Throws naming `path` and `name`.
+size_t stored_elements(hid_t dataset, const std::string& name, const std::string& path);
+// The element count of a one-dimensional dataset (checked as stored_elements); throws naming `path`
+// for other ranks.
 size_t vector_length(hid_t dataset, const std::string& name, const std::string& path);
 void read_whole(hid_t dataset, hid_t memory_type, void* out, const std::string& context);
 

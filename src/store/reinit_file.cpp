@@ -23,10 +23,8 @@ void write_ints(hid_t file, const std::string& name, const std::vector<int64_t>&
 
 std::vector<int64_t> read_ints(hid_t file, const std::string& name, const std::string& path) {
   h5::Handle dataset = h5::open_dataset(file, name, path);
-  hsize_t count = 1;
-  for (hsize_t d : h5::dataset_dims(dataset.get())) count *= d;
-  std::vector<int64_t> values(count);
-  if (count)
+  std::vector<int64_t> values(h5::stored_elements(dataset.get(), name, path));
+  if (!values.empty())
     HPA_H5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
                  path);
   return values;

@@ -105,7 +105,7 @@ std::vector<LayerRecord> read_layers(hid_t file, const std::string& path) {
   h5::Handle dataset = h5::open_dataset(file, "model/layers", path);
   const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
   if (dims.size() != 1) HPA_FAIL(path << ": model/layers is not a table");
-  std::vector<LayerRow> rows(dims[0]);
+  std::vector<LayerRow> rows(h5::stored_elements(dataset.get(), "model/layers", path));
   h5::Handle type = layer_row_type();
   if (!rows.empty())
     HPA_H5_CHECK(H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), path);
@@ -254,6 +254,8 @@ RunDescription read_run(const std::string& run_dir) {
   for (const std::string& name : list_group(root, "params", path)) {
     h5::Handle dataset = h5::open_dataset(root, "params/" + name, path);
     const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
+    // [seed, epoch, parameter dims...]
+    if (dims.size() < 2) HPA_FAIL(path << ": params/" << name << " lacks its seed and epoch dimensions");
     run.params.push_back({name, std::vector<int64_t>(dims.begin() + 2, dims.end())});
   }
   run.metrics = list_group(root, "metrics", path);
