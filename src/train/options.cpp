@@ -116,7 +116,11 @@ po::options_description describe_train_options(TrainOptions& o) {
       "dry-run", po::bool_switch(&o.dry_run),
       "check everything, print the resolved configuration, do not train")(
       "loss-log", po::value(&o.loss_log)->default_value(""),
-      "write 'seed epoch step loss' per training step to this file");
+      "write 'seed epoch step loss' per training step to this file")(
+      "sample-log", po::value(&o.sample_log)->default_value(""),
+      "write 'seed epoch step i1 i2 ...' per training step to this file: the global batch as positions "
+      "in the seed's training split (with --val-fraction 0, the training images in file order after "
+      "--train-subset), for reproducing training elsewhere");
   po::options_description all;
   all.add(model).add(data).add(optim).add(run);
   return all;

@@ -59,6 +59,7 @@ struct TrainOptions {
   bool overwrite = false;
   bool dry_run = false;
   std::string loss_log;
+  std::string sample_log;
 
   std::vector<int64_t> seeds;            // parsed from seeds_text by validate()
   std::vector<int64_t> snapshot_epochs;  // parsed from snapshot_epochs_text by validate()

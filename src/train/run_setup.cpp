@@ -256,6 +256,11 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
     loss_log.open(options.loss_log);
     HPA_REQUIRE(loss_log, "--loss-log " << options.loss_log << ": cannot open for writing");
   }
+  std::ofstream sample_log;
+  if (!options.sample_log.empty() && world.is_world_root()) {
+    sample_log.open(options.sample_log);
+    HPA_REQUIRE(sample_log, "--sample-log " << options.sample_log << ": cannot open for writing");
+  }
   int64_t epochs_done = 0;
   int64_t my_seeds = 0;
   for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size();
@@ -271,6 +276,7 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
   context.device = rank_device(options.device, world);
   context.log = world.is_world_root() ? &std::cout : nullptr;
   context.loss_log = loss_log.is_open() ? &loss_log : nullptr;
+  context.sample_log = sample_log.is_open() ? &sample_log : nullptr;
   int64_t epochs_left = my_seeds * options.epochs;
   context.epochs_left_in_job = &epochs_left;
   context.epochs_done_in_job = &epochs_done;

@@ -318,6 +318,12 @@ bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
     if (context_.loss_log)
       *context_.loss_log << seed_ << " " << epoch << " " << step << " " << std::setprecision(9)
                          << sums[kLoss] / static_cast<double>(batch.global_size) << std::endl;
+    if (context_.sample_log) {
+      *context_.sample_log << seed_ << " " << epoch << " " << step;
+      const int64_t begin = step * batch_size, end = std::min(num_train, begin + batch_size);
+      for (int64_t i = begin; i < end; ++i) *context_.sample_log << " " << order[static_cast<size_t>(i)];
+      *context_.sample_log << "\n";
+    }
     const bool more_steps = step + 1 < batches;  // at the last step, the epoch's end checkpoints
     if (more_steps && sums[kStopSignal] > 0) {
       write_checkpoint(epoch - 1, progress);

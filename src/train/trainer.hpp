@@ -26,6 +26,7 @@ struct TrainContext {
   c10::Device device = c10::kCPU;
   std::ostream* log = nullptr;            // progress lines; null on ranks that stay quiet
   std::ofstream* loss_log = nullptr;      // per-step losses; null unless --loss-log on this rank
+  std::ofstream* sample_log = nullptr;    // per-step global batches; null unless --sample-log on this rank
   int64_t* epochs_left_in_job = nullptr;  // for the ETA across seeds; resumed epochs are taken off
   int64_t* epochs_done_in_job = nullptr;
   double job_start_s = 0;
