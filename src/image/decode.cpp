@@ -31,6 +31,18 @@ bool is_jpeg(const uint8_t* data, size_t size) {
 }
 bool is_png(const uint8_t* data, size_t size) { return size >= 8 && std::memcmp(data, kPngMagic, 8) == 0; }
 
+// PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS is 89,478,485; PIL refuses more than twice
+// that): a header of a few bytes may claim 65500 x 65500 pixels, 12 GiB of RGB, so the size is checked
+// before anything is allocated for the pixels. ImageNet's largest images have about 12 million.
+constexpr int64_t kMaxPixels = 2 * int64_t{89478485};
+
+bool too_many_pixels(int64_t width, int64_t height) { return width * height > kMaxPixels; }
+
+[[noreturn]] void fail_too_many_pixels(int64_t width, int64_t height) {
+  HPA_FAIL("image of " << width << " x " << height << " pixels exceeds the decompression-bomb limit of "
+                       << kMaxPixels << " pixels (PIL's)");
+}
+
 void check_region(const Rect& region, int width, int height) {
   HPA_INTERNAL_CHECK(region.x >= 0 && region.y >= 0 && region.width > 0 && region.height > 0 &&
                          region.x + region.width <= width && region.y + region.height <= height,
@@ -155,6 +167,11 @@ RgbView jpeg_decode(const uint8_t* data, size_t size, const Rect& region, int sc
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
   jpeg_read_header(&info, TRUE);
+  if (too_many_pixels(info.image_width, info.image_height)) {
+    const int64_t width = info.image_width, height = info.image_height;
+    jpeg_destroy_decompress(&info);
+    fail_too_many_pixels(width, height);
+  }
   const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
   info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;  // libjpeg-turbo turns grey into RGB by replication
   info.scale_num = 1;
@@ -245,6 +262,10 @@ Header png_decode(const uint8_t* data, size_t size, const Rect* region, bool who
   header.height = static_cast<int>(png_get_image_height(png, info));
   header.components = png_get_channels(png, info);
   header.progressive = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
+  if (too_many_pixels(header.width, header.height)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    fail_too_many_pixels(header.width, header.height);
+  }
   if (!region) {
     png_destroy_read_struct(&png, &info, nullptr);
     return header;
@@ -295,7 +316,11 @@ const char* format_name(Format format) { return format == Format::png ? "PNG" : 
 
 Header read_header(const uint8_t* data, size_t size) {
   HPA_REQUIRE(size > 0, "empty file (0 bytes)");
-  if (is_jpeg(data, size)) return jpeg_header(data, size);
+  if (is_jpeg(data, size)) {
+    const Header header = jpeg_header(data, size);
+    if (too_many_pixels(header.width, header.height)) fail_too_many_pixels(header.width, header.height);
+    return header;
+  }
   if (is_png(data, size)) return png_decode(data, size, nullptr, false, nullptr);
   char start[32];
   std::snprintf(start, sizeof start, "%02x %02x %02x %02x", data[0], size > 1 ? data[1] : 0,

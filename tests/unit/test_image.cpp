@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <turbojpeg.h>
+#include <zlib.h>
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -134,6 +135,27 @@ TEST(Image, EveryMalformedInputIsOneError) {
   const std::vector<uint8_t> png = read_file(path);
   EXPECT_NE(error_of({png.begin(), png.end() - 20}).find("PNG"), std::string::npos);
   EXPECT_NE(error_of({png.begin(), png.begin() + 12}), "");
+}
+
+// A header of a few bytes can claim gigapixels: refused before any pixel buffer is allocated (with
+// the fix reverted, decoding these allocates 10.8 GB and 1.2 GB).
+TEST(Image, DecompressionBombsAreRefusedFromTheHeader) {
+  std::vector<uint8_t> jpeg = photo_jpeg(TJSAMP_420, false);
+  size_t sof = 2;
+  while (sof + 9 < jpeg.size() && !(jpeg[sof] == 0xFF && (jpeg[sof + 1] == 0xC0 || jpeg[sof + 1] == 0xC2))) ++sof;
+  ASSERT_LT(sof + 9, jpeg.size());
+  for (size_t at : {sof + 5, sof + 7}) jpeg[at] = 0xEA, jpeg[at + 1] = 0x60;  // 60000 x 60000
+  EXPECT_NE(error_of(jpeg).find("decompression-bomb limit"), std::string::npos) << error_of(jpeg);
+  EXPECT_THROW(hpa::image::read_header(jpeg.data(), jpeg.size()), hpa::Error);
+
+  hpa::image::RgbImage image{16, 16, std::vector<uint8_t>(16 * 16 * 3, 100)};
+  const std::string path = ::testing::TempDir() + "/hpa_image_bomb.png";
+  hpa::image::write_png(path, image);
+  std::vector<uint8_t> png = read_file(path);
+  for (size_t at : {16u, 20u}) png[at] = 0, png[at + 1] = 0, png[at + 2] = 0x4E, png[at + 3] = 0x20;  // 20000
+  const uLong crc = crc32(0, png.data() + 12, 17);  // "IHDR" and its 13 bytes
+  for (int k = 0; k < 4; ++k) png[29 + k] = static_cast<uint8_t>(crc >> (24 - 8 * k));
+  EXPECT_NE(error_of(png).find("20000 x 20000 pixels exceeds"), std::string::npos) << error_of(png);
 }
 
 TEST(Image, ResampleOfEqualSizeIsTheIdentity) {
