@@ -95,8 +95,16 @@ for name in os.listdir(os.path.join(old, "seed_5")):
         for key in ("step", "train_loss_sum", "train_correct", "train_correct_top5"):
             if key in f.attrs:
                 del f.attrs[key]
+# Same weights in both formats: the per-layer rows (n_l at the init and the end) must be identical.
+def layer_rows(text):
+    return [line for line in text.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
+
+
 r = run([os.path.join(bin_dir, "hpa-stats"), old])
-checks.check(r.returncode == 0 and "features.0" in r.stdout, f"hpa-stats on a version 2 run: {r.stderr}")
+r_full = run([os.path.join(bin_dir, "hpa-stats"), full])
+checks.check(r.returncode == 0 and r_full.returncode == 0, f"hpa-stats on a version 2 run: {r.stderr}")
+checks.check(len(layer_rows(r.stdout)) == 6 and layer_rows(r.stdout) == layer_rows(r_full.stdout),
+             f"hpa-stats reads a version 2 run differently: {layer_rows(r.stdout)} vs {layer_rows(r_full.stdout)}")
 r = run([grid, old, "--epochs", "0,1", "--threads", "1"])
 checks.check(r.returncode == 0, f"the grid on a version 2 run: {r.stderr}")
 r = run([mpiexec, "-np", "2", "--oversubscribe", train, "--out", old, "--resume", *common], env=env)
