@@ -52,7 +52,8 @@ fi
 
 log=$work/$target.log
 status=0
-mode=(-jobs="$jobs" -workers="$jobs")
+mode=()  # one process; -jobs would run it as a child that logs to fuzz-N.log in the current folder
+((jobs > 1)) && mode=(-jobs="$jobs" -workers="$jobs")
 ((hdf5)) && mode=(-fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -timeout=5)
 (cd "$work" && "$exe" "${limits[@]}" "${mode[@]}" -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$crashes/" "$corpus" "$seeds") > "$log" 2>&1 || status=$?
