@@ -8,7 +8,6 @@ one image (float summation order may flip a near tie), and so must the unchanged
 
 usage: test_grid_pytorch.py BUILD_DIR/src WORK_DIR
 """
-import gzip
 import os
 import shutil
 import sys
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from hpa_test_util import FASHION_MNIST, Checks, run
+from torch_reference import lenet, read_idx
 
 bin_dir, work = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 shutil.rmtree(work, ignore_errors=True)
@@ -34,33 +34,9 @@ r = run([os.path.join(bin_dir, "hpa-reinit-grid"), run_dir, "--rerandomize", "0"
 assert r.returncode == 0, r.stderr
 
 
-def lenet():
-    """The paper's LeNet (appendix A.7), module names as torch.nn.Sequential numbers them."""
-    layers, channels = [], 1
-    for entry in [6, 6, "M", 16, 16, "M", 64, 64, "M"]:
-        if entry == "M":
-            layers.append(torch.nn.MaxPool2d(2, 2))
-        else:
-            layers += [torch.nn.Conv2d(channels, entry, 3, padding=1), torch.nn.ReLU()]
-            channels = entry
-    model = torch.nn.Module()
-    model.features = torch.nn.Sequential(*layers)
-    model.avgpool = torch.nn.AdaptiveAvgPool2d((3, 3))
-    model.classifier = torch.nn.Sequential(torch.nn.Linear(576, 120), torch.nn.ReLU(), torch.nn.Dropout(0.5),
-                                           torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Dropout(0.5),
-                                           torch.nn.Linear(84, 10))
-    model.forward = lambda x: model.classifier(torch.flatten(model.avgpool(model.features(x)), 1))
-    return model.eval()
-
-
-def idx(name):
-    data = gzip.open(os.path.join(FASHION_MNIST, name)).read()
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
-
-
-images = torch.from_numpy(idx("t10k-images-idx3-ubyte.gz")[:test_images].astype(np.float32) / 255).unsqueeze(1)
-labels = torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz")[:test_images].astype(np.int64))
+pixels = read_idx(FASHION_MNIST, "t10k-images-idx3-ubyte.gz")[:test_images]
+images = torch.from_numpy(pixels.astype(np.float32) / 255).unsqueeze(1)
+labels = torch.from_numpy(read_idx(FASHION_MNIST, "t10k-labels-idx1-ubyte.gz")[:test_images].astype(np.int64))
 
 
 def params(epoch):
@@ -69,7 +45,7 @@ def params(epoch):
 
 
 def correct(state):
-    model = lenet()
+    model = lenet().eval()
     missing = model.load_state_dict(state, strict=True)
     with torch.no_grad():
         return int((model(images).argmax(1) == labels).sum())

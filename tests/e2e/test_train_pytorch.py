@@ -14,7 +14,6 @@ early and against baselines:
 
 usage: test_train_pytorch.py BUILD_DIR/src WORK_DIR
 """
-import gzip
 import os
 import shutil
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from hpa_test_util import FASHION_MNIST, Checks, run
+from torch_reference import lenet, read_idx
 
 FACTOR = 10
 bin_dir, work = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
@@ -42,47 +42,18 @@ for threads in (1, 2):
     assert r.returncode == 0, r.stderr
 
 
-def lenet():
-    """The paper's LeNet (appendix A.7), module names as torch.nn.Sequential numbers them."""
-    layers, channels = [], 1
-    for entry in [6, 6, "M", 16, 16, "M", 64, 64, "M"]:
-        if entry == "M":
-            layers.append(torch.nn.MaxPool2d(2, 2))
-        else:
-            layers += [torch.nn.Conv2d(channels, entry, 3, padding=1), torch.nn.ReLU()]
-            channels = entry
-    model = torch.nn.Module()
-    model.features = torch.nn.Sequential(*layers)
-    model.avgpool = torch.nn.AdaptiveAvgPool2d((3, 3))
-    model.classifier = torch.nn.Sequential(torch.nn.Linear(576, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84),
-                                           torch.nn.ReLU(), torch.nn.Linear(84, 10))
-    model.forward = lambda x: model.classifier(torch.flatten(model.avgpool(model.features(x)), 1))
-    return model
-
-
-def idx(name):
-    data = gzip.open(os.path.join(FASHION_MNIST, name)).read()
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
-
-
 def epoch_params(run_dir, epoch):
     with h5py.File(os.path.join(run_dir, "seed_3", f"epoch_{epoch:04d}.h5"), "r") as f:
-        # hpa's Sequential numbers dropout modules too: its classifier.3/.6 are our classifier.2/.4
-        names = {"classifier.0": "classifier.0", "classifier.3": "classifier.2", "classifier.6": "classifier.4"}
-        out = {}
-        for name in f["params"]:
-            module, kind = name.rsplit(".", 1)
-            out[f"{names.get(module, module)}.{kind}"] = torch.from_numpy(f["params"][name][()])
-        return out
+        return {name: torch.from_numpy(f["params"][name][()]) for name in f["params"]}
 
 
 def losses(path):
     return np.array([float(line.split()[3]) for line in open(path)])
 
 
-images = torch.from_numpy(idx("train-images-idx3-ubyte.gz")[:train_images].astype(np.float32) / 255).unsqueeze(1)
-labels = torch.from_numpy(idx("train-labels-idx1-ubyte.gz")[:train_images].astype(np.int64))
+pixels = read_idx(FASHION_MNIST, "train-images-idx3-ubyte.gz")[:train_images]
+images = torch.from_numpy(pixels.astype(np.float32) / 255).unsqueeze(1)
+labels = torch.from_numpy(read_idx(FASHION_MNIST, "train-labels-idx1-ubyte.gz")[:train_images].astype(np.int64))
 log = [line.split() for line in open(f"{work}/samples1.txt")]
 batches = [[int(i) for i in fields[3:]] for fields in log]
 checks.check([(int(f[1]), int(f[2])) for f in log] == [(e, s) for e in range(1, epochs + 1)
@@ -101,7 +72,7 @@ torch.set_num_threads(1)
 
 def pytorch_sgd(start):
     """torch.optim.SGD over the logged batches from `start`: losses, parameters after each epoch."""
-    model = lenet()
+    model = lenet(dropout=0)
     model.load_state_dict(start, strict=True)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     trace, after_epoch = [], []
