@@ -130,7 +130,10 @@ void route_errors(jpeg_decompress_struct& info, JpegErrors& errors) {
 Header jpeg_header(const uint8_t* data, size_t size) {
   Header scanned;
   scanned.format = Format::jpeg;
-  if (scan_jpeg_frame(data, size, scanned)) return scanned;
+  if (scan_jpeg_frame(data, size, scanned)) {
+    if (too_many_pixels(scanned.width, scanned.height)) fail_too_many_pixels(scanned.width, scanned.height);
+    return scanned;
+  }
   jpeg_decompress_struct info;
   JpegErrors errors;
   route_errors(info, errors);
@@ -148,6 +151,7 @@ Header jpeg_header(const uint8_t* data, size_t size) {
   header.components = info.num_components;
   header.progressive = info.progressive_mode != 0;
   jpeg_destroy_decompress(&info);
+  if (too_many_pixels(header.width, header.height)) fail_too_many_pixels(header.width, header.height);
   return header;
 }
 
@@ -316,11 +320,7 @@ const char* format_name(Format format) { return format == Format::png ? "PNG" : 
 
 Header read_header(const uint8_t* data, size_t size) {
   HPA_REQUIRE(size > 0, "empty file (0 bytes)");
-  if (is_jpeg(data, size)) {
-    const Header header = jpeg_header(data, size);
-    if (too_many_pixels(header.width, header.height)) fail_too_many_pixels(header.width, header.height);
-    return header;
-  }
+  if (is_jpeg(data, size)) return jpeg_header(data, size);
   if (is_png(data, size)) return png_decode(data, size, nullptr, false, nullptr);
   char start[32];
   std::snprintf(start, sizeof start, "%02x %02x %02x %02x", data[0], size > 1 ? data[1] : 0,

@@ -264,7 +264,7 @@ size_t stored_elements(hid_t dataset, const std::string& name, const std::string
 
 at::Tensor read_floats(hid_t loc, const std::string& name, const std::string& path) {
   Handle dataset = open_dataset(loc, name, path);
-  stored_elements(dataset.get(), name, path);
+  stored_elements(dataset.get(), name, path);  // checks the extents before at::empty allocates them
   const std::vector<hsize_t> dims = dataset_dims(dataset.get());
   at::Tensor values =
       at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::TensorOptions().dtype(at::kFloat));

@@ -251,16 +251,15 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
   world.world_barrier();  // run.h5 is in place before any epoch file is written
 
   const comm::Group group = world.split_groups(job.num_groups);
-  std::ofstream loss_log;
-  if (!options.loss_log.empty() && world.is_world_root()) {
-    loss_log.open(options.loss_log);
-    HPA_REQUIRE(loss_log, "--loss-log " << options.loss_log << ": cannot open for writing");
-  }
-  std::ofstream sample_log;
-  if (!options.sample_log.empty() && world.is_world_root()) {
-    sample_log.open(options.sample_log);
-    HPA_REQUIRE(sample_log, "--sample-log " << options.sample_log << ": cannot open for writing");
-  }
+  // --loss-log and --sample-log: written by the world's root only.
+  const auto open_log = [&](std::ofstream& log, const char* option, const std::string& path) {
+    if (path.empty() || !world.is_world_root()) return;
+    log.open(path);
+    HPA_REQUIRE(log, option << " " << path << ": cannot open for writing");
+  };
+  std::ofstream loss_log, sample_log;
+  open_log(loss_log, "--loss-log", options.loss_log);
+  open_log(sample_log, "--sample-log", options.sample_log);
   int64_t epochs_done = 0;
   int64_t my_seeds = 0;
   for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size();
