@@ -4,7 +4,8 @@ time that run.h5 opens, no committed epoch is lost or changed, and that the fini
 bit-identical to an uninterrupted one.
 
 usage: crash_harness.py BUILD_DIR/src WORK_DIR MPIEXEC [--trials N] [--seed S]
-Prints one line per trial and a summary "N/N trials passed"; exit status 1 if any failed.
+Prints one line per trial and a summary "N/N trials passed, K with a kill"; exit status 1 if any
+failed or if no trial killed a process (every run finished first: nothing was tested).
 """
 import argparse
 import hashlib
@@ -74,7 +75,7 @@ if r.returncode != 0:
 duration = time.time() - start
 print(f"reference run: {duration:.1f} s", flush=True)
 
-passed = 0
+passed = killed_trials = 0
 for trial in range(options.trials):
     run_dir = os.path.join(work, f"trial_{trial:02d}")
     problems, kills = [], []
@@ -124,8 +125,11 @@ for trial in range(options.trials):
             problems.append(f"temporaries left: {leftovers}")
     status = "ok" if not problems else "FAILED: " + "; ".join(problems)
     passed += not problems
+    killed_trials += bool(kills)
     print(f"trial {trial + 1}: kills {', '.join(kills) or 'none (the run finished first)'}: {status}", flush=True)
     if not problems:
         shutil.rmtree(run_dir)
-print(f"{passed}/{options.trials} trials passed ({time.time() - start:.0f} s)")
-sys.exit(0 if passed == options.trials else 1)
+print(f"{passed}/{options.trials} trials passed, {killed_trials} with a kill ({time.time() - start:.0f} s)")
+if killed_trials == 0:
+    print("FAIL: every run finished before its kill: nothing was tested")
+sys.exit(0 if passed == options.trials and killed_trials > 0 else 1)

@@ -4,7 +4,7 @@ order and labels, the files' own bytes and PIL's sizes are compared, and hpa's t
 with torchvision's on PIL images:
   eval (Resize 256 + CenterCrop 224): identical pixels with --dct-scaling false, every quirk
     included (CMYK, grey, PNG named .JPEG, RGBA PNG, progressive, tiny, elongated); with DCT
-    scaling (default) at most 4 levels apart and 0.5 on average on the images it applies to;
+    scaling (default) at most 6 levels apart and 0.5 on average on the images it applies to;
   train (RandomResizedCrop + flip): torchvision's resized_crop and hflip with the crop hpa reports
     give identical pixels where the decode was full size, at most 6 levels apart where DCT-scaled.
 Then every refusal: bad images (truncated, empty, undecodable) without and with --skip-bad, an

@@ -145,6 +145,9 @@ with tempfile.TemporaryDirectory() as tmp:
     a, b = run("--arch", "lenet", "--seed", "3", "--in-channels", "1", "--num-classes", "10"), run(
         "--arch", "lenet", "--seed", "3", "--in-channels", "1", "--num-classes", "10")
     check(a.returncode == 0 and a.stdout == b.stdout, "random-init report is not reproducible")
+    other = run("--arch", "lenet", "--seed", "4", "--in-channels", "1", "--num-classes", "10")
+    table = lambda text: text.splitlines()[1:]  # below the source line, which names the seed
+    check(other.returncode == 0 and table(other.stdout) != table(a.stdout), "--seed does not change the random init")
 
 if failures:
     print(f"{len(failures)} checks failed")

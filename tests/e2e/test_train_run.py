@@ -79,6 +79,7 @@ for index, seed in enumerate([3, 4]):
              "--num-classes", 10, "--json", json_path])
     checks.check(r.returncode == 0, r.stderr)
     report = json.load(open(json_path))
+    checks.check(len(report["layers"]) == 6, f"hpa-stats --arch lenet reports {len(report['layers'])} layers, expected 6")
     with h5py.File(os.path.join(out, "run.h5"), "r") as f:
         for layer in report["layers"]:
             stored = f[f"stats/cosines/{layer['name']}"][index, 0]
