@@ -210,12 +210,26 @@ CASES = [
                                       [stats, f"{d}/m.pt"])[1], "not part of a state_dict"),
     ("model-legacy-truncated", lambda d: (open(f"{d}/m.pt", "wb").write(state_dict_bytes(lenet_state(), legacy=True)[:-100]),
                                           [stats, f"{d}/m.pt"])[1], "m.pt"),
-    ("model-torchscript-code", lambda d: (open(f"{d}/m.pt", "wb").write(scripted_with_bad_code()),
+    ("model-torchscript-code", lambda d: (open(f"{d}/m.pt", "wb").write(scripted_with(".py", break_code)),
                                           [stats, f"{d}/m.pt"])[1], "TorchScript"),
+    ("model-torchscript-pickle", lambda d: (open(f"{d}/m.pt", "wb").write(scripted_with("/data.pkl", claim_2GiB)),
+                                            [stats, f"{d}/m.pt"])[1], "data.pkl"),
 ]
 
 
-def scripted_with_bad_code():
+def break_code(source):
+    return source.replace(b"def forward(", b"def forward((", 1)
+
+
+def claim_2GiB(pickle):
+    """The first string (BINUNICODE: 'X', 4-byte little-endian length) claims 2 GiB."""
+    at = pickle.index(b"X")
+    return pickle[:at + 1] + (2**31 - 1).to_bytes(4, "little") + pickle[at + 5:]
+
+
+def scripted_with(suffix, edit):
+    """A TorchScript archive of a Linear layer (torch.jit.save) with `edit` applied to the records
+    whose names end in `suffix`."""
     import torch
     buffer = io.BytesIO()
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), buffer)
@@ -223,9 +237,7 @@ def scripted_with_bad_code():
     with zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             data = source.read(item)
-            if item.filename.endswith(".py"):
-                data = data.replace(b"def forward(", b"def forward((", 1)
-            target.writestr(item, data)
+            target.writestr(item, edit(data) if item.filename.endswith(suffix) else data)
     return out.getvalue()
 
 
