@@ -11,7 +11,12 @@ class PyTorchStreamReader;
 
 namespace hpa::formats {
 
+// Opens the archive after check_zip_record_sizes.
 std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const std::string& path);
+// Refuses an archive whose central directory is damaged or claims a record larger than the file
+// can hold (stored) or inflate to (deflated), naming the file: LibTorch's reader allocates every
+// claimed size before reading.
+void check_zip_record_sizes(const std::string& path);
 // True when `path` starts with the magic number of the legacy (pre-1.6, non-zip) torch.save format.
 bool is_legacy_torch_save(const std::string& path);
 

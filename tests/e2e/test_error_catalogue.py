@@ -208,6 +208,8 @@ CASES = [
                                        [stats, f"{d}/m.pt"])[1], "m.pt"),
     ("model-whole-module", lambda d: (open(f"{d}/m.pt", "wb").write(state_dict_bytes(__import__("torch").nn.Linear(2, 2))),
                                       [stats, f"{d}/m.pt"])[1], "not part of a state_dict"),
+    ("model-zip-record-claim", lambda d: (open(f"{d}/m.pt", "wb").write(claim_in_directory(state_dict_bytes(lenet_state()))),
+                                         [stats, f"{d}/m.pt"])[1], "claims 2147483647 bytes"),
     ("model-legacy-truncated", lambda d: (open(f"{d}/m.pt", "wb").write(state_dict_bytes(lenet_state(), legacy=True)[:-100]),
                                           [stats, f"{d}/m.pt"])[1], "m.pt"),
     ("model-torchscript-code", lambda d: (open(f"{d}/m.pt", "wb").write(scripted_with(".py", break_code)),
@@ -215,6 +217,14 @@ CASES = [
     ("model-torchscript-pickle", lambda d: (open(f"{d}/m.pt", "wb").write(scripted_with("/data.pkl", claim_2GiB)),
                                             [stats, f"{d}/m.pt"])[1], "data.pkl"),
 ]
+
+
+def claim_in_directory(archive):
+    """The central directory entry of the first storage (data/0) claims 2 GiB uncompressed."""
+    at = archive.index(b"data/0", archive.index(b"PK\x01\x02")) - 46
+    while archive[at:at + 4] != b"PK\x01\x02":  # the name follows a prefix folder
+        at -= 1
+    return archive[:at + 24] + (2**31 - 1).to_bytes(4, "little") + archive[at + 28:]
 
 
 def break_code(source):

@@ -189,6 +189,41 @@ TEST_F(StateDictFile, TruncatedArchiveNamesTheFile) {
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
+// LibTorch's reader allocates the size a central directory entry claims before reading it: the
+// claims are checked against the file first (a real zip64 archive of 4.4 GB still reads; docs/fuzzing.md).
+TEST_F(StateDictFile, CentralDirectoryClaimsAreCheckedAgainstTheFile) {
+  const std::string path = write_archive("zip.pth", state_dict_pickle(), {1, 2, 3, 4, 5, 6, 7, 8}, {0, 0});
+  std::ifstream in(path, std::ios::binary);
+  const Bytes original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto rewrite = [&](std::vector<std::pair<size_t, Bytes>> patches) {
+    Bytes changed = original;
+    for (const auto& [offset, bytes] : patches) changed.replace(offset, bytes.size(), bytes);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << changed;
+    return error_reading(path);
+  };
+  size_t entry = Bytes::npos;  // the central directory entry of the weight's storage, data/0
+  for (size_t at = original.find("PK\x01\x02"); at != Bytes::npos; at = original.find("PK\x01\x02", at + 1)) {
+    const size_t name_size = static_cast<uint8_t>(original[at + 28]) | static_cast<uint8_t>(original[at + 29]) << 8;
+    if (original.compare(at + 46 + name_size - 6, 6, "data/0") == 0) entry = at;
+  }
+  ASSERT_NE(entry, Bytes::npos);
+  const size_t end = original.rfind("PK\x05\x06");
+  ASSERT_NE(end, Bytes::npos);
+  EXPECT_EQ(rewrite({}), "");  // the unchanged archive reads
+  std::string message = rewrite({{entry + 24, u32(0x7fffffff)}});  // uncompressed size: 2 GiB
+  EXPECT_NE(message.find(path + ": unreadable PyTorch zip archive"), std::string::npos) << message;
+  EXPECT_NE(message.find("data/0' claims 2147483647 bytes"), std::string::npos) << message;
+  // Deflated (method 8) from 1 byte to 2000: more than deflate's 1032x.
+  message = rewrite({{entry + 10, "\x08"s}, {entry + 20, u32(1)}, {entry + 24, u32(2000)}});
+  EXPECT_NE(message.find("data/0' claims 2000 bytes"), std::string::npos) << message;
+  message = rewrite({{end + 16, u32(static_cast<uint32_t>(original.size()) + 100)}});  // directory offset
+  EXPECT_NE(message.find("central directory lies past the end of the file"), std::string::npos) << message;
+  message = rewrite({{end + 10, "\xff\x00"s}});  // 255 entries in a directory that holds fewer
+  EXPECT_NE(message.find("is damaged"), std::string::npos) << message;
+  message = rewrite({{end, "PK\x05\x07"}});  // no end record left
+  EXPECT_NE(message.find("no end of central directory"), std::string::npos) << message;
+}
+
 TEST_F(StateDictFile, NotAZipAndMissingFile) {
   const std::string path = (dir_ / "text.pth").string();
   std::ofstream(path) << "hello, not a model";
