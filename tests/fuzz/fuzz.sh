@@ -8,18 +8,22 @@
 # loops forever, allocates gigabytes, leaks or overruns buffers on some damaged files (docs/fuzzing.md),
 # which fork mode survives. Every input saved is replayed by triage.py: one whose first frame lies
 # in libhdf5 is set aside (counted); any other is hpa's and fails the run like a crash.
-# usage: fuzz.sh [--seconds 60] [--work DIR] [--jobs 1] BUILD_DIR/tests/fuzz TARGET
+# --seed N fixes libFuzzer's random seed (CTest uses 1: the same mutations on every CI run, so a
+# CI failure is a regression rather than a new finding; campaigns leave it random).
+# usage: fuzz.sh [--seconds 60] [--work DIR] [--jobs 1] [--seed N] BUILD_DIR/tests/fuzz TARGET
 set -euo pipefail
-seconds=60 work= jobs=1
+seconds=60 work= jobs=1 seed=0
 while [[ $# -gt 2 ]]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
     *) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ $# -eq 2 ]] || { echo "usage: fuzz.sh [--seconds N] [--work DIR] [--jobs N] BUILD_DIR/tests/fuzz TARGET" >&2; exit 2; }
+[[ $# -eq 2 ]] || { echo "usage: fuzz.sh [--seconds N] [--work DIR] [--jobs N] [--seed N] BUILD_DIR/tests/fuzz TARGET" >&2; exit 2; }
+[[ $seed =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --seed $seed: a whole number (0: random)" >&2; exit 2; }
 dir=$(cd "$1" && pwd) target=$2
 here=$(cd "$(dirname "$0")" && pwd)
 exe=$dir/fuzz_$target
@@ -32,7 +36,7 @@ mkdir -p "$corpus" "$crashes"
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Inputs the readers must refuse quickly: bounded memory and time per input.
-limits=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20)
+limits=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20 -seed="$seed")
 hdf5=0
 case $target in image_pack | run_files) hdf5=1 ;; esac
 # Third-party leaks on the error paths of damaged files (fuzz-only suppressions, explained in the
