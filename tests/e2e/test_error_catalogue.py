@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -274,5 +275,11 @@ for case in CASES:
     row = next((line for line in doc_text.splitlines() if f"`{case_id}`" in line), None)
     checks.check(row is not None, f"{case_id}: not in {docs}")
     checks.check(row is None or needle.replace("|", "\\|") in row, f"{case_id}: its row in {docs} lacks {needle!r}")
+    # The row shows the message itself: folders as DIR, long numbers (storage keys that torch.save
+    # draws at random, sizes) as N.
+    shown = message.replace(d, "DIR").replace(os.path.join(work, "shared"), "DIR").replace("|", "\\|")
+    documented = row.split(" | ")[-1].strip(" |`") if row else ""
+    checks.check(re.sub(r"\d{6,}", "N", documented) == re.sub(r"\d{6,}", "N", shown),
+                 f"{case_id}: {docs} shows {documented!r}, the program prints {shown!r}")
 print(f"{len(CASES)} error cases")
 checks.finish()
