@@ -15,6 +15,18 @@ PickleValuePtr PickleValue::make(Kind kind) {
   return value;
 }
 
+PickleValue::~PickleValue() {
+  std::vector<PickleValuePtr> pending = std::move(items);
+  while (!pending.empty()) {
+    PickleValuePtr value = std::move(pending.back());
+    pending.pop_back();
+    if (value.use_count() == 1) {  // the last owner: take its items before it goes
+      for (PickleValuePtr& item : value->items) pending.push_back(std::move(item));
+      value->items.clear();
+    }
+  }
+}
+
 std::string PickleValue::describe() const {
   switch (kind) {
     case Kind::none:
@@ -154,12 +166,16 @@ class Machine {
     for (auto& item : items) container->items.push_back(std::move(item));
   }
 
-  static bool reaches(const PickleValue* from, const PickleValue* target) {
+  // The walk is bounded in total: lists appended bottom-up, each walked again one level deeper,
+  // would take quadratic time (hours for a 2 MB pickle). A state_dict needs a few steps per value.
+  bool reaches(const PickleValue* from, const PickleValue* target) {
     std::vector<const PickleValue*> pending{from};
     std::unordered_set<const PickleValue*> seen;
     while (!pending.empty()) {
       const PickleValue* value = pending.back();
       pending.pop_back();
+      if (walk_budget_ == 0) fail("containers nested too deeply to check for reference cycles");
+      --walk_budget_;
       if (value == target) return true;
       if (!seen.insert(value).second) continue;
       for (const PickleValuePtr& item : value->items) pending.push_back(item.get());
@@ -382,6 +398,7 @@ class Machine {
   size_t size_;
   const PickleCallbacks& callbacks_;
   size_t pos_ = 0;
+  size_t walk_budget_ = 64 * size_ + (size_t{1} << 20);  // steps of reaches() in all
   size_t opcode_offset_ = 0;
   std::vector<PickleValuePtr> stack_;
   std::vector<size_t> marks_;

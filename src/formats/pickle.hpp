@@ -40,6 +40,15 @@ struct PickleValue {
   std::vector<PickleValuePtr> items;  // tuple and list elements; dict as key, value, key, value...
   at::Tensor tensor;                  // kind == tensor (built by a callback)
 
+  PickleValue() = default;
+  PickleValue(const PickleValue&) = default;
+  PickleValue(PickleValue&&) = default;
+  PickleValue& operator=(const PickleValue&) = default;
+  PickleValue& operator=(PickleValue&&) = default;
+  // Releases nested items with a loop, not recursion: a pickle can nest lists as deep as it has
+  // bytes, and the recursive default destructor overflowed the stack (found by fuzzing).
+  ~PickleValue();
+
   static PickleValuePtr make(Kind kind);
   std::string describe() const;  // short type name for error messages
 };

@@ -63,6 +63,28 @@ TEST(Pickle, MemoSharesObjects) {
   EXPECT_EQ(value->items[0].get(), value->items[1].get());
 }
 
+// A list nested a million deep, built top down through the memo (13 bytes a level, linear time):
+// releasing it must not recurse once per level (the recursive destructor overflowed the stack).
+TEST(Pickle, DeepNestingIsReleasedWithoutRecursion) {
+  constexpr uint32_t levels = 1000000;
+  Bytes p = "\x80\x02]r"s + u32(0);
+  p.reserve(p.size() + 13 * size_t{levels} + 1);
+  for (uint32_t i = 1; i <= levels; ++i) p += "j" + u32(i - 1) + "]r" + u32(i) + "a0";  // GET, new, PUT, APPEND, POP
+  p += ".";
+  auto value = run(p);
+  uint32_t depth = 0;
+  for (const hpa::formats::PickleValue* v = value.get(); !v->items.empty(); v = v->items[0].get()) ++depth;
+  EXPECT_EQ(depth, levels);
+  value.reset();  // the last owner: the whole chain goes here
+}
+
+// The same depth appended bottom up walks each inner list again per level: refused, not hours.
+TEST(Pickle, QuadraticNestingIsRefused) {
+  constexpr size_t levels = 100000;
+  const Bytes p = "\x80\x02"s + Bytes(levels, ']') + Bytes(levels - 1, 'a') + ".";
+  EXPECT_NE(error_of(p).find("nested too deeply"), std::string::npos) << error_of(p);
+}
+
 TEST(Pickle, NegativeLong1) {
   Bytes p = "\x80\x02\x8a\x02\x00\xff."s;  // -256
   EXPECT_EQ(run(p)->integer, -256);
