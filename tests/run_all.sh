@@ -14,7 +14,7 @@ ctest --preset ci -j "$jobs"
 
 # The sanitizer stage always runs (no switch skips it): clang's AddressSanitizer + UBSan build runs
 # the unit tests, real 2-rank training, grid and pack runs with leak detection, and every fuzz
-# target for a short time (tests/fuzz/README.md).
+# target for a short time (docs/fuzzing.md).
 echo "== sanitizers (clang ASan + UBSan + LSan): unit tests, real MPI runs, fuzz targets"
 cmake --preset asan -DHPA_WERROR=ON
 cmake --build --preset asan -j "$jobs"
