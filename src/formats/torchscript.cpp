@@ -1,5 +1,6 @@
 // TorchScript archives through torch::jit::load; parameters by their dotted module names.
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "formats/model_file.hpp"
 #include "formats/pickle.hpp"
 #include "formats/torch_archive.hpp"
@@ -9,10 +10,6 @@
 
 namespace hpa::formats {
 namespace {
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // One line naming the file. LibTorch's messages span lines; a compiler error's first line ends in
 // "here:" before the quoted source, which the one-line form drops.

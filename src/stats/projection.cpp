@@ -3,6 +3,7 @@
 #include "stats/projection.hpp"
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
@@ -48,11 +49,6 @@ void cosines_kernel(const T* data, int64_t num_filters, int64_t filter_size, dou
         out[f] = sum_squares > 0.0 ? sum / std::sqrt(sum_squares) * inv_sqrt_d : 0.0;
     }
   });
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
