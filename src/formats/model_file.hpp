@@ -26,7 +26,5 @@ ModelFile read_model_file(const std::string& path);
 
 // The state_dict part alone, for a zip archive already known not to be TorchScript.
 NamedTensors read_state_dict(const std::string& path);
-// The TorchScript part alone: named parameters of a torch::jit::load-ed module.
-NamedTensors read_torchscript_parameters(const std::string& path);
 
 }  // namespace hpa::formats

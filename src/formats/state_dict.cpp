@@ -6,6 +6,7 @@
 // count and its raw little-endian bytes.
 #include "common/checked.hpp"
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "formats/model_file.hpp"
 #include "formats/pickle.hpp"
 #include "formats/torch_archive.hpp"
@@ -37,7 +38,6 @@ constexpr StorageType kStorageTypes[] = {
     {"torch.ByteStorage", at::kByte},   {"torch.BoolStorage", at::kBool},
 };
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 // Unpickles a state_dict whose storages come from a zip archive (`reader`) or, without one, from
 // the legacy format's storage section (fill_legacy_storages, after the object pickle).

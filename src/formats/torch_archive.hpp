@@ -2,6 +2,8 @@
 // that name the file. Internal to the formats folder.
 #pragma once
 
+#include "formats/model_file.hpp"
+
 #include <memory>
 #include <string>
 
@@ -11,6 +13,10 @@ class PyTorchStreamReader;
 
 namespace hpa::formats {
 
+// The TorchScript part of read_model_file: named parameters of a torch::jit::load-ed module.
+// `archive` is `path` already opened by open_torch_archive; its pickles are screened before
+// LibTorch loads the file.
+NamedTensors read_torchscript_parameters(const std::string& path, caffe2::serialize::PyTorchStreamReader& archive);
 // Opens the archive after check_zip_record_sizes.
 std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const std::string& path);
 // Refuses an archive whose central directory is damaged or claims a record larger than the file

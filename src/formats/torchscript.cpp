@@ -14,7 +14,7 @@ namespace {
 // One line naming the file. LibTorch's messages span lines; a compiler error's first line ends in
 // "here:" before the quoted source, which the one-line form drops.
 [[noreturn]] void refuse(const std::string& path, const std::string& message) {
-  std::string line = message.substr(0, message.find('\n'));
+  std::string line = first_line(message);
   const std::string here = " here:";
   if (ends_with(line, here)) line = "its code does not compile: " + line.substr(0, line.size() - here.size());
   HPA_FAIL(path << ": not a loadable TorchScript archive: " << line);
@@ -24,17 +24,16 @@ namespace {
 // so a damaged archive makes torch::jit::load allocate up to 4 GiB (found by fuzzing: 1.87 GB from
 // a debug_pkl record). Every pickle of the archive first goes through hpa's own reader, which
 // checks each claim against the bytes that are there; what it refuses never reaches LibTorch.
-void screen_pickles(const std::string& path) {
-  auto archive = open_torch_archive(path);
+void screen_pickles(const std::string& path, caffe2::serialize::PyTorchStreamReader& archive) {
   PickleCallbacks accept_all;  // screening only: every global and persistent id is opaque here
   accept_all.reduce = [](const std::string&, const PickleValue&) {
     return PickleValue::make(PickleValue::Kind::opaque);
   };
   accept_all.persistent_load = [](const PickleValue&) { return PickleValue::make(PickleValue::Kind::opaque); };
   try {
-    for (const std::string& name : archive->getAllRecords()) {
+    for (const std::string& name : archive.getAllRecords()) {
       if (!ends_with(name, ".pkl") && !ends_with(name, ".debug_pkl")) continue;
-      auto [data, size] = archive->getRecord(name);
+      auto [data, size] = archive.getRecord(name);
       unpickle(name, static_cast<const uint8_t*>(data.get()), size, accept_all);
     }
   } catch (const c10::Error& error) {
@@ -46,8 +45,9 @@ void screen_pickles(const std::string& path) {
 
 }  // namespace
 
-NamedTensors read_torchscript_parameters(const std::string& path) {
-  screen_pickles(path);
+NamedTensors read_torchscript_parameters(const std::string& path,
+                                        caffe2::serialize::PyTorchStreamReader& archive) {
+  screen_pickles(path, archive);
   torch::jit::Module module;
   try {
     module = torch::jit::load(path, torch::kCPU);
