@@ -27,7 +27,7 @@ done
 dir=$(cd "$1" && pwd) target=$2
 here=$(cd "$(dirname "$0")" && pwd)
 exe=$dir/fuzz_$target
-[[ -x $exe ]] || { echo "fuzz.sh: $exe: no such fuzz target (build the asan preset)" >&2; exit 2; }
+[[ -x $exe ]] || { echo "fuzz.sh: $exe: no such fuzz target (build the fuzz or asan preset)" >&2; exit 2; }
 work=$(mkdir -p "${work:-$dir/work}" && cd "${work:-$dir/work}" && pwd)
 seeds=$work/seeds/$target corpus=$work/corpus/$target crashes=$work/crashes/$target
 [[ -d $seeds ]] || { echo "fuzz.sh: $seeds: no seed corpus (tests/fuzz/make_corpus.sh makes it)" >&2; exit 2; }
