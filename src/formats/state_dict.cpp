@@ -235,7 +235,7 @@ std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_torch_archive(const
   probe.read(magic, 2);
   if (!(magic[0] == 'P' && magic[1] == 'K'))
     HPA_FAIL(path << ": not a PyTorch model file (neither a zip archive nor the legacy torch.save format)");
-  check_zip_record_sizes(path);
+  check_zip_records(path);
   try {
     return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& error) {

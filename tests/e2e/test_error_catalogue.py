@@ -211,6 +211,8 @@ CASES = [
                                       [stats, f"{d}/m.pt"])[1], "not part of a state_dict"),
     ("model-zip-record-claim", lambda d: (open(f"{d}/m.pt", "wb").write(claim_in_directory(state_dict_bytes(lenet_state()))),
                                          [stats, f"{d}/m.pt"])[1], "claims 2147483647 bytes"),
+    ("model-zip-crc", lambda d: (open(f"{d}/m.pt", "wb").write(flip_in_record(state_dict_bytes(lenet_state()), "data/0")),
+                                [stats, f"{d}/m.pt"])[1], "CRC-32"),
     ("model-legacy-truncated", lambda d: (open(f"{d}/m.pt", "wb").write(state_dict_bytes(lenet_state(), legacy=True)[:-100]),
                                           [stats, f"{d}/m.pt"])[1], "m.pt"),
     ("model-torchscript-code", lambda d: (open(f"{d}/m.pt", "wb").write(scripted_with(".py", break_code)),
@@ -226,6 +228,14 @@ def claim_in_directory(archive):
     while archive[at:at + 4] != b"PK\x01\x02":  # the name follows a prefix folder
         at -= 1
     return archive[:at + 24] + (2**31 - 1).to_bytes(4, "little") + archive[at + 28:]
+
+
+def flip_in_record(archive, suffix):
+    """One bit of the first byte of the record whose name ends in `suffix` flipped; its CRC-32 kept."""
+    item = next(i for i in zipfile.ZipFile(io.BytesIO(archive)).infolist() if i.filename.endswith(suffix))
+    at = item.header_offset
+    start = at + 30 + int.from_bytes(archive[at + 26:at + 28], "little") + int.from_bytes(archive[at + 28:at + 30], "little")
+    return archive[:start] + bytes([archive[start] ^ 1]) + archive[start + 1:]
 
 
 def break_code(source):

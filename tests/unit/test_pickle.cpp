@@ -244,6 +244,13 @@ TEST_F(StateDictFile, CentralDirectoryClaimsAreCheckedAgainstTheFile) {
   EXPECT_NE(message.find("is damaged"), std::string::npos) << message;
   message = rewrite({{end, "PK\x05\x07"}});  // no end record left
   EXPECT_NE(message.find("no end of central directory"), std::string::npos) << message;
+  // The record's bytes: weight 5.0f (00 00 a0 40) becomes 5.0000005f, one bit, not its CRC-32.
+  const size_t five = original.find("\x00\x00\xa0\x40"s);
+  ASSERT_NE(five, Bytes::npos);
+  message = rewrite({{five, "\x01"s}});
+  EXPECT_NE(message.find("data/0' fails its CRC-32 check"), std::string::npos) << message;
+  message = rewrite({{entry + 10, "\x0c"s}});  // bzip2, which LibTorch cannot read either
+  EXPECT_NE(message.find("data/0' uses compression method 12"), std::string::npos) << message;
 }
 
 TEST_F(StateDictFile, NotAZipAndMissingFile) {
