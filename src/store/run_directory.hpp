@@ -16,6 +16,7 @@ namespace hpa::store {
 
 inline constexpr int64_t kSchemaVersion = 3;        // written
 inline constexpr int64_t kOldestSchemaVersion = 2;  // still read
+inline constexpr int64_t kMaxEpochs = 100000;       // hpa-train's --epochs bound, checked on read
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 

@@ -240,6 +240,8 @@ RunDescription read_run(const std::string& run_dir) {
   if (h5::has_attr(root, "data_files")) run.data_files = h5::read_attr_string(root, "data_files", path);
   run.seeds = h5::read_attr_ints(root, "seeds", path);
   run.epochs = h5::read_attr_int(root, "epochs", path);
+  if (run.epochs < 1 || run.epochs > kMaxEpochs)  // sizes the epoch list below
+    HPA_FAIL(path << ": attribute epochs = " << run.epochs << " is outside 1.." << kMaxEpochs << " (damaged file?)");
   if (h5::has_attr(root, "snapshot_params")) {  // schema 3; version 2 kept every parameter of every epoch
     run.snapshot_params = h5::read_attr_string(root, "snapshot_params", path);
     run.snapshot_epochs = h5::read_attr_ints(root, "snapshot_epochs", path);

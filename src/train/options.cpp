@@ -3,6 +3,7 @@
 
 #include "cli/options.hpp"
 #include "common/error.hpp"
+#include "store/run_directory.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -249,7 +250,8 @@ std::vector<std::string> differing_result_options(const TrainOptions& stored, co
 
 void validate(TrainOptions& o) {
   HPA_REQUIRE(!o.out.empty(), "--out is required: the run directory to write");
-  HPA_REQUIRE(o.epochs >= 1 && o.epochs <= 100000, "--epochs must be in 1..100000, got " << o.epochs);
+  HPA_REQUIRE(o.epochs >= 1 && o.epochs <= store::kMaxEpochs,
+              "--epochs must be in 1.." << store::kMaxEpochs << ", got " << o.epochs);
   HPA_REQUIRE(o.batch_size >= 1, "--batch-size must be positive, got " << o.batch_size);
   HPA_REQUIRE(o.eval_batch_size >= 1, "--eval-batch-size must be positive, got " << o.eval_batch_size);
   HPA_REQUIRE(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0, got " << o.lr);

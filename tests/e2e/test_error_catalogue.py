@@ -203,6 +203,8 @@ CASES = [
         f.__delitem__("params/features.0.bias"), f.create_dataset("params/features.0.bias", shape=(2**40,),
                                                                   dtype="f4"))), [grid, f"{d}/run"])[-1],
      "features.0.bias"),
+    ("run-epochs-attribute", lambda d: (copy_run(f"{d}/run"), edit_h5(f"{d}/run/run.h5", lambda f: f.attrs.__setitem__(
+        "epochs", 2**40)), [grid, f"{d}/run"])[-1], "run.h5"),
     # --- model files
     ("model-not-zip", lambda d: (open(f"{d}/m.pt", "wb").write(b"hello" * 10), [stats, f"{d}/m.pt"])[1], "m.pt"),
     ("model-zip-truncated", lambda d: (open(f"{d}/m.pt", "wb").write(state_dict_bytes(lenet_state())[:700]),
