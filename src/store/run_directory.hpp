@@ -17,6 +17,13 @@ namespace hpa::store {
 inline constexpr int64_t kSchemaVersion = 3;        // written
 inline constexpr int64_t kOldestSchemaVersion = 2;  // still read
 inline constexpr int64_t kMaxEpochs = 100000;       // hpa-train's --epochs bound, checked on read
+// The bounds on what run.h5 says the model is; read_run refuses a file outside them (a damaged width
+// or class count would otherwise make hpa-reinit-grid build a model of any size).
+// hpa-train refuses a job outside them, so it never writes what read_run refuses.
+inline constexpr double kMaxWidth = 16;           // --width
+inline constexpr int64_t kMaxImageSize = 4096;    // --image-size, and the side of IDX and CIFAR images
+inline constexpr int64_t kMaxInChannels = 16;     // the datasets have 1 (gray) or 3 (RGB)
+inline constexpr int64_t kMaxClasses = 1 << 20;   // an image pack may name this many classes
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 

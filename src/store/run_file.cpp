@@ -117,6 +117,12 @@ std::vector<LayerRecord> read_layers(hid_t file, const std::string& path) {
   return layers;
 }
 
+// Refuses an integer attribute outside the range hpa writes, before anything is sized from it.
+void require_attr_in(const std::string& path, const char* name, int64_t value, int64_t lo, int64_t hi) {
+  if (value < lo || value > hi)
+    HPA_FAIL(path << ": attribute " << name << " = " << value << " is outside " << lo << ".." << hi << " (damaged file?)");
+}
+
 herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
   static_cast<std::vector<std::string>*>(data)->push_back(name);
   return 0;
@@ -240,8 +246,7 @@ RunDescription read_run(const std::string& run_dir) {
   if (h5::has_attr(root, "data_files")) run.data_files = h5::read_attr_string(root, "data_files", path);
   run.seeds = h5::read_attr_ints(root, "seeds", path);
   run.epochs = h5::read_attr_int(root, "epochs", path);
-  if (run.epochs < 1 || run.epochs > kMaxEpochs)  // sizes the epoch list below
-    HPA_FAIL(path << ": attribute epochs = " << run.epochs << " is outside 1.." << kMaxEpochs << " (damaged file?)");
+  require_attr_in(path, "epochs", run.epochs, 1, kMaxEpochs);  // sizes the epoch list below
   if (h5::has_attr(root, "snapshot_params")) {  // schema 3; version 2 kept every parameter of every epoch
     run.snapshot_params = h5::read_attr_string(root, "snapshot_params", path);
     run.snapshot_epochs = h5::read_attr_ints(root, "snapshot_epochs", path);
@@ -252,6 +257,11 @@ RunDescription read_run(const std::string& run_dir) {
   run.in_channels = h5::read_attr_int(root, "in_channels", path);
   run.image_size = h5::read_attr_int(root, "image_size", path);
   run.width = h5::read_attr_double(root, "width", path);
+  require_attr_in(path, "num_classes", run.num_classes, 1, kMaxClasses);
+  require_attr_in(path, "in_channels", run.in_channels, 1, kMaxInChannels);
+  require_attr_in(path, "image_size", run.image_size, 1, kMaxImageSize);
+  if (!(run.width > 0 && run.width <= kMaxWidth))  // also refuses NaN
+    HPA_FAIL(path << ": attribute width = " << run.width << " is outside (0, " << kMaxWidth << "] (damaged file?)");
   run.layers = read_layers(root, path);
   for (const std::string& name : list_group(root, "params", path)) {
     h5::Handle dataset = h5::open_dataset(root, "params/" + name, path);

@@ -25,7 +25,7 @@ po::options_description describe_train_options(TrainOptions& o) {
                       "vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet")(
       "init", po::value(&o.init)->default_value(""),
       "paper, torchvision or normal-0.01 (default: paper; vgg19_orig: normal-0.01)")(
-      "width", po::value(&o.width)->default_value(o.width), "channel width multiplier (> 0)")(
+      "width", po::value(&o.width)->default_value(o.width), "channel width multiplier, in (0, 16]")(
       "dropout", po::value(&o.dropout)->default_value(o.dropout),
       "dropout probability of the classifier, in [0, 1)");
   po::options_description data("data");
@@ -260,7 +260,8 @@ void validate(TrainOptions& o) {
   HPA_REQUIRE(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1), got " << o.momentum);
   HPA_REQUIRE(o.weight_decay >= 0 && std::isfinite(o.weight_decay),
               "--weight-decay must be >= 0, got " << o.weight_decay);
-  HPA_REQUIRE(o.width > 0 && std::isfinite(o.width), "--width must be > 0, got " << o.width);
+  HPA_REQUIRE(o.width > 0 && o.width <= store::kMaxWidth,
+              "--width must be in (0, " << store::kMaxWidth << "], got " << o.width);
   HPA_REQUIRE(o.val_fraction >= 0 && o.val_fraction < 1,
               "--val-fraction must be in [0, 1), got " << o.val_fraction);
   HPA_REQUIRE(o.train_subset >= 0, "--train-subset must be >= 0, got " << o.train_subset);
@@ -276,8 +277,8 @@ void validate(TrainOptions& o) {
               "--data-threads must be in 0..1024, got " << o.data_threads);
   HPA_REQUIRE(o.batches_ahead >= 1 && o.batches_ahead <= 64,
               "--batches-ahead must be in 1..64, got " << o.batches_ahead);
-  HPA_REQUIRE(o.image_size >= 8 && o.image_size <= 4096,
-              "--image-size must be in 8..4096, got " << o.image_size);
+  HPA_REQUIRE(o.image_size >= 8 && o.image_size <= store::kMaxImageSize,
+              "--image-size must be in 8.." << store::kMaxImageSize << ", got " << o.image_size);
   HPA_REQUIRE(o.eval_resize >= o.image_size && o.eval_resize <= 8192,
               "--eval-resize must be at least --image-size (" << o.image_size << ") and at most 8192, got "
                                                               << o.eval_resize);

@@ -179,6 +179,13 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   const std::vector<int64_t> shape = job.dataset->sample_shape();
   job.spec.in_channels = shape[0];
   job.spec.num_classes = job.dataset->num_classes();
+  // The bounds run.h5 is read with (store::read_run).
+  HPA_REQUIRE(shape[0] <= store::kMaxInChannels && shape[1] <= store::kMaxImageSize &&
+                  shape[2] <= store::kMaxImageSize && job.spec.num_classes <= store::kMaxClasses,
+              "--dataset " << options.dataset << ": images of " << shape[0] << "x" << shape[1] << "x" << shape[2]
+                           << " in " << job.spec.num_classes << " classes exceed hpa's bounds (at most "
+                           << store::kMaxInChannels << " channels, sides of " << store::kMaxImageSize << ", "
+                           << store::kMaxClasses << " classes)");
   job.spec.width = options.width;
   job.spec.dropout = options.dropout;
   {

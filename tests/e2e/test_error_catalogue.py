@@ -113,7 +113,7 @@ CASES = [
     ("opt-lr-negative", lambda d: [train, "--out", f"{d}/r", "--lr", "-0.1"], "--lr must be > 0"),
     ("opt-dropout-range", lambda d: [train, "--out", f"{d}/r", "--dropout", "1.5"], "--dropout must be in [0, 1)"),
     ("opt-val-fraction", lambda d: [train, "--out", f"{d}/r", "--val-fraction", "1"], "--val-fraction"),
-    ("opt-width-zero", lambda d: [train, "--out", f"{d}/r", "--width", "0"], "--width must be > 0"),
+    ("opt-width-zero", lambda d: [train, "--out", f"{d}/r", "--width", "0"], "--width must be in (0, 16]"),
     ("opt-arch-unknown", lambda d: [train, "--out", f"{d}/r", "--arch", "resnet50"], "resnet50"),
     ("opt-batch-not-number", lambda d: [train, "--out", f"{d}/r", "--batch-size", "lots"], "--batch-size"),
     ("opt-out-missing", lambda d: [train, "--epochs", "1"], "--out is required"),
@@ -205,6 +205,8 @@ CASES = [
      "features.0.bias"),
     ("run-epochs-attribute", lambda d: (copy_run(f"{d}/run"), edit_h5(f"{d}/run/run.h5", lambda f: f.attrs.__setitem__(
         "epochs", 2**40)), [grid, f"{d}/run"])[-1], "run.h5"),
+    ("run-width-attribute", lambda d: (copy_run(f"{d}/run"), edit_h5(f"{d}/run/run.h5", lambda f: f.attrs.__setitem__(
+        "width", 1e6)), [grid, f"{d}/run"])[-1], "attribute width"),
     # --- model files
     ("model-not-zip", lambda d: (open(f"{d}/m.pt", "wb").write(b"hello" * 10), [stats, f"{d}/m.pt"])[1], "m.pt"),
     ("model-zip-truncated", lambda d: (open(f"{d}/m.pt", "wb").write(state_dict_bytes(lenet_state())[:700]),

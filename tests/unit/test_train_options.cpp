@@ -43,6 +43,14 @@ TEST(TrainOptions, BadValuesNameTheirOption) {
   o = valid();
   o.width = 0;
   EXPECT_NE(error_of(o).find("--width"), std::string::npos);
+  for (double width : {16.5, std::nan(""), HUGE_VAL}) {  // run.h5 is read back with the same bound
+    o = valid();
+    o.width = width;
+    EXPECT_NE(error_of(o).find("--width must be in (0, 16]"), std::string::npos) << width;
+  }
+  o = valid();
+  o.width = 16;
+  EXPECT_EQ(error_of(o), "");
   o = valid();
   o.batch_size = 0;
   EXPECT_NE(error_of(o).find("--batch-size"), std::string::npos);
