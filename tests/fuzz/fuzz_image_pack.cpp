@@ -4,7 +4,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = hpa::fuzz::write_scratch("pack.h5", data, size);
-  return hpa::fuzz::guarded([&] {
+  return hpa::fuzz::guarded_hdf5([&] {
     auto pack = hpa::store::ImagePack::open(path);
     (void)pack->attributes();
     std::vector<uint8_t> bytes;

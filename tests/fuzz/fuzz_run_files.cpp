@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = paths[which];
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   hpa::fuzz::write_file(path, data + 1, size - 1);
-  return hpa::fuzz::guarded([&] {
+  return hpa::fuzz::guarded_hdf5([&] {
     switch (which) {
       case 0: (void)store::read_run(run); break;
       case 1:

@@ -1,6 +1,7 @@
 #include "fuzz_support.hpp"
 
 #include <fcntl.h>
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -34,6 +35,13 @@ std::string write_scratch(const std::string& name, const uint8_t* data, size_t s
   const std::string path = scratch_dir() + "/" + name;
   write_file(path, data, size);
   return path;
+}
+
+void require_no_open_hdf5_objects() {
+  const ssize_t open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+  if (open == 0) return;
+  std::fprintf(stderr, "fuzz: %zd HDF5 objects left open after the input (a leaked identifier)\n", open);
+  std::abort();
 }
 
 }  // namespace hpa::fuzz
