@@ -5,8 +5,9 @@ change is intended, regenerate with --update and say why in the commit.
 The CPU kernels are pinned to AVX2 (oneDNN, OpenBLAS and ATen's own dispatch), so the trace is the
 same on every x86-64 machine with AVX2: on an Intel Xeon with AVX-512 the default kernels round
 differently (1e-7 relative at step 0, growing to 1e-4 by step 19 as training amplifies it), while
-with the pins it reproduces, bit for bit, the trace recorded on an AMD EPYC without AVX-512. The
-pins leave hpa's own arithmetic, which the trace guards, unchanged.
+with the pins it reproduces, bit for bit, the trace recorded without AVX-512 (which the AMD EPYC
+development machines also reproduce). The pins leave hpa's own arithmetic, which the trace
+guards, unchanged.
 
 usage: test_golden_trace.py BUILD_DIR/src WORK_DIR GOLDEN_FILE [--update]
 """
