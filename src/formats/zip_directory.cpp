@@ -39,9 +39,8 @@ class ArchiveFile {
   uint64_t size() const { return size_; }
   // `count` bytes at `offset`, which must lie inside the file.
   std::vector<uint8_t> read(uint64_t offset, uint64_t count, const char* what) {
-    if (offset > size_ || count > size_ - offset) fail(std::string(what) + " lies past the end of the file");
+    seek(offset, count, what);
     std::vector<uint8_t> bytes(count);
-    in_.seekg(static_cast<std::streamoff>(offset));
     in_.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(count));
     if (!in_) fail(std::string("cannot read its ") + what);
     return bytes;
@@ -49,9 +48,8 @@ class ArchiveFile {
   // Calls `consume(data, size)` on the `count` bytes at `offset`, kChunk bytes at a time.
   template <typename Consume>
   void stream(uint64_t offset, uint64_t count, const std::string& what, Consume consume) {
-    if (offset > size_ || count > size_ - offset) fail(what + " lies past the end of the file");
+    seek(offset, count, what);
     std::vector<char> chunk(static_cast<size_t>(std::min(count, kChunk)));
-    in_.seekg(static_cast<std::streamoff>(offset));
     for (uint64_t left = count; left > 0;) {
       const uint64_t n = std::min(left, kChunk);
       in_.read(chunk.data(), static_cast<std::streamsize>(n));
@@ -65,6 +63,12 @@ class ArchiveFile {
   }
 
  private:
+  // Moves to `offset`, after checking that `count` bytes from there lie inside the file.
+  void seek(uint64_t offset, uint64_t count, const std::string& what) {
+    if (offset > size_ || count > size_ - offset) fail(what + " lies past the end of the file");
+    in_.seekg(static_cast<std::streamoff>(offset));
+  }
+
   std::string path_;
   std::ifstream in_;
   uint64_t size_ = 0;

@@ -83,6 +83,13 @@ def edit_h5(path, edit):
         edit(f)
 
 
+def grid_on_run_with(d, attribute, value):
+    """hpa-reinit-grid on a copy of the run whose run.h5 has `attribute` set to `value`."""
+    copy_run(f"{d}/run")
+    edit_h5(f"{d}/run/run.h5", lambda f: f.attrs.__setitem__(attribute, value))
+    return [grid, f"{d}/run"]
+
+
 def cifar_dir(d, record_bytes=3073, label=3, count=2):
     os.makedirs(d)
     names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
@@ -203,10 +210,8 @@ CASES = [
         f.__delitem__("params/features.0.bias"), f.create_dataset("params/features.0.bias", shape=(2**40,),
                                                                   dtype="f4"))), [grid, f"{d}/run"])[-1],
      "features.0.bias"),
-    ("run-epochs-attribute", lambda d: (copy_run(f"{d}/run"), edit_h5(f"{d}/run/run.h5", lambda f: f.attrs.__setitem__(
-        "epochs", 2**40)), [grid, f"{d}/run"])[-1], "run.h5"),
-    ("run-width-attribute", lambda d: (copy_run(f"{d}/run"), edit_h5(f"{d}/run/run.h5", lambda f: f.attrs.__setitem__(
-        "width", 1e6)), [grid, f"{d}/run"])[-1], "attribute width"),
+    ("run-epochs-attribute", lambda d: grid_on_run_with(d, "epochs", 2**40), "run.h5"),
+    ("run-width-attribute", lambda d: grid_on_run_with(d, "width", 1e6), "attribute width"),
     # --- model files
     ("model-not-zip", lambda d: (open(f"{d}/m.pt", "wb").write(b"hello" * 10), [stats, f"{d}/m.pt"])[1], "m.pt"),
     ("model-zip-truncated", lambda d: (open(f"{d}/m.pt", "wb").write(state_dict_bytes(lenet_state())[:700]),
