@@ -274,25 +274,38 @@ Header png_decode(const uint8_t* data, size_t size, const Rect* region, bool who
     png_destroy_read_struct(&png, &info, nullptr);
     return header;
   }
-  // convert("RGB") as PIL does it: palette expanded, grey replicated, 16 bits to their high byte,
-  // alpha and tRNS transparency dropped, no gamma correction.
+  // convert("RGB") as PIL does it: palette expanded, grey replicated, 1/2/4-bit grey scaled to 0..255,
+  // alpha and tRNS transparency dropped, no gamma correction; 16-bit samples to their high byte,
+  // except 16-bit grey without alpha, which PIL opens as a 32-bit integer image ("I") whose
+  // conversion clips at 255 (1000 -> 255, 100 -> 100).
   const int color_type = png_get_color_type(png, info), bit_depth = png_get_bit_depth(png, info);
-  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  const bool grey16 = color_type == PNG_COLOR_TYPE_GRAY && bit_depth == 16;
+  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // with tRNS: RGBA
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-  if (bit_depth == 16) png_set_strip_16(png);
-  if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
-  if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+  if (bit_depth == 16 && !grey16) png_set_strip_16(png);
+  if ((color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) png_set_strip_alpha(png);
+  if (!grey16 && (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA))
+    png_set_gray_to_rgb(png);
   const int passes = png_set_interlace_handling(png);
   png_read_update_info(png, info);
-  HPA_INTERNAL_CHECK(png_get_rowbytes(png, info) == static_cast<size_t>(header.width) * 3, "PNG row size");
-  const size_t stride = static_cast<size_t>(header.width) * 3;
+  const size_t stride = static_cast<size_t>(header.width) * (grey16 ? 2 : 3);
+  HPA_INTERNAL_CHECK(png_get_rowbytes(png, info) == stride, "PNG row size");
+  std::vector<uint8_t> rgb_row(grey16 ? static_cast<size_t>(header.width) * 3 : 0);
+  const auto to_rgb = [&](const uint8_t* row) -> const uint8_t* {  // a decoded row as 8-bit RGB
+    if (!grey16) return row;
+    for (size_t x = 0; x < static_cast<size_t>(header.width); ++x) {
+      const unsigned value = (static_cast<unsigned>(row[2 * x]) << 8) | row[2 * x + 1];
+      std::memset(rgb_row.data() + 3 * x, static_cast<int>(std::min(value, 255u)), 3);
+    }
+    return rgb_row.data();
+  };
   out->width = region->width;
   out->height = region->height;
   out->pixels.resize(static_cast<size_t>(region->width) * static_cast<size_t>(region->height) * 3);
   const auto copy = [&](const uint8_t* row, int y) {
     std::memcpy(
         out->pixels.data() + static_cast<size_t>(y - region->y) * static_cast<size_t>(region->width) * 3,
-        row + static_cast<size_t>(region->x) * 3, static_cast<size_t>(region->width) * 3);
+        to_rgb(row) + static_cast<size_t>(region->x) * 3, static_cast<size_t>(region->width) * 3);
   };
   if (passes > 1) {  // interlaced: every pass touches every row, so the whole image is read
     image.resize(stride * static_cast<size_t>(header.height));
