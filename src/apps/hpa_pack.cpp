@@ -27,14 +27,14 @@ int run(int argc, char** argv) {
                                     "a training pack whose classes and class indices this pack uses")(
       "threads", po::value(&pack.threads)->default_value(pack.threads),
       "reading and checking threads (0: every core)")(
-      "skip-bad", po::bool_switch(&pack.skip_bad),
+      "skip-bad", hpa::cli::flag(&pack.skip_bad),
       "leave out truncated, empty or undecodable images, listing them in the pack and the summary (default: "
       "stop "
       "with an error and write nothing)")("max-side", po::value(&pack.max_side)->default_value(pack.max_side),
                                           "re-encode images whose longer side exceeds N pixels to that size "
                                           "(0: keep every file's bytes unchanged)")(
       "quality", po::value(&pack.quality)->default_value(pack.quality), "JPEG quality of re-encoded images")(
-      "overwrite", po::bool_switch(&pack.overwrite),
+      "overwrite", hpa::cli::flag(&pack.overwrite),
       "replace an existing --out once the new pack is complete")(
       "progress-seconds", po::value(&pack.progress_seconds)->default_value(pack.progress_seconds),
       "seconds between progress lines");
@@ -50,7 +50,7 @@ int run(int argc, char** argv) {
       "image-size", po::value(&show.image_size)->default_value(show.image_size), "as hpa-train --image-size")(
       "eval-resize", po::value(&show.eval_resize)->default_value(show.eval_resize),
       "as hpa-train --eval-resize")(
-      "dct-scaling", po::value(&show.dct_scaling)->default_value(show.dct_scaling),
+      "dct-scaling", hpa::cli::flag(&show.dct_scaling),
       "as hpa-train --dct-scaling")("png", po::value(&show.png)->default_value(""), "the PNG file to write");
   po::options_description all;
   all.add(packing).add(showing);

@@ -38,7 +38,7 @@ po::options_description describe(StatsOptions& options) {
       "fits it; without INPUT, report a random init of it")(
       "json", po::value(&options.json_path)->default_value(""),
       "also write the statistics, every cosine included, to this JSON file")(
-      "with-linear", po::bool_switch(&options.with_linear),
+      "with-linear", hpa::cli::flag(&options.with_linear),
       "include linear layers (numbered after the convolutions)")(
       "seed", po::value(&options.seed)->default_value(0),
       "seed of the random init (with --arch and no INPUT)")(

@@ -5,6 +5,8 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -28,6 +30,76 @@ std::string value_text(const po::variable_value& value) {
   return "?";
 }
 
+bool is_flag(const po::options_description& options, const std::string& name) {
+  const po::option_description* option = options.find_nothrow(name, /*approx=*/false);
+  return option && dynamic_cast<const po::typed_value<bool>*>(option->semantic().get()) != nullptr;
+}
+
+// An option that reads the next token as its value (not a flag, not --help).
+bool takes_value(const po::options_description& options, const std::string& name) {
+  const po::option_description* option = options.find_nothrow(name, /*approx=*/false);
+  return option && !is_flag(options, name) && option->semantic()->max_tokens() > 0;
+}
+
+bool is_bool_literal(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* literal : {"true", "false", "yes", "no", "on", "off", "1", "0"})
+    if (text == literal) return true;
+  return false;
+}
+
+// Boost gives an option with an implicit value no separate token: `--pixel-shuffle false` would
+// leave "false" as a stray positional argument. Joined to its flag as `--pixel-shuffle=false`, it
+// is that flag's value. A stray argument beyond the positional ones is named here, with the flag
+// before it (Boost would only say "too many positional options").
+std::vector<std::string> join_flag_values(int argc, const char* const argv[], const po::options_description& options,
+                                          const po::positional_options_description& positional) {
+  std::vector<std::string> args;
+  unsigned positionals = 0;
+  bool unknown_option = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {  // everything after is positional
+      for (; i < argc; ++i) args.emplace_back(argv[i]);
+      break;
+    }
+    const bool long_option = arg.rfind("--", 0) == 0;
+    const std::string name = long_option ? arg.substr(2, arg.find('=') - 2) : "";
+    if (long_option && arg.find('=') == std::string::npos && is_flag(options, name) && i + 1 < argc &&
+        is_bool_literal(argv[i + 1])) {
+      arg += std::string("=") + argv[++i];
+    } else if (long_option && arg.find('=') == std::string::npos && takes_value(options, name) && i + 1 < argc) {
+      args.push_back(arg);  // an option with a value: the next token is that value
+      arg = argv[++i];
+    } else if (long_option && !options.find_nothrow(name, false)) {
+      unknown_option = true;  // Boost names it; what follows may have been its value
+    } else if (arg.empty() || arg[0] != '-') {
+      if (++positionals > positional.max_total_count() && !unknown_option) {
+        const std::string before = i > 1 ? argv[i - 1] : "";
+        const bool after_flag = before.rfind("--", 0) == 0 && is_flag(options, before.substr(2));
+        HPA_FAIL("unexpected argument '" << arg << "'"
+                                         << (after_flag ? " after " + before +
+                                                              ": a boolean option takes true/false, yes/no, on/off or "
+                                                              "1/0, or nothing for true"
+                                                        : ""));
+      }
+    }
+    args.push_back(arg);
+  }
+  return args;
+}
+
+// A config-file line holding only a flag's name means true.
+std::string with_flag_lines_completed(std::istream& in, const po::options_description& options) {
+  std::ostringstream out;
+  for (std::string line; std::getline(in, line);) {
+    const size_t first = line.find_first_not_of(" \t"), last = line.find_last_not_of(" \t\r");
+    const std::string name = first == std::string::npos ? "" : line.substr(first, last - first + 1);
+    out << (!name.empty() && is_flag(options, name) ? name + " = true" : line) << "\n";
+  }
+  return out.str();
+}
+
 // Boost's messages say "the argument ('x') for option '--epochs' is invalid": already naming the
 // option. Only the config-file case needs the file added.
 [[noreturn]] void rethrow_with_context(const po::error& error, const std::string& source) {
@@ -36,6 +108,10 @@ std::string value_text(const po::variable_value& value) {
 
 }  // namespace
 
+po::typed_value<bool>* flag(bool* target) {
+  return po::value(target)->default_value(*target)->implicit_value(true);
+}
+
 ParseResult parse(int argc, const char* const argv[], po::options_description& options,
                   const po::positional_options_description& positional) {
   options.add_options()("help,h", "print this help and exit")(
@@ -43,7 +119,7 @@ ParseResult parse(int argc, const char* const argv[], po::options_description& o
       "read options from FILE (name = value per line); the command line wins");
   ParseResult result;
   try {
-    po::store(po::command_line_parser(argc, argv)
+    po::store(po::command_line_parser(join_flag_values(argc, argv, options, positional))
                   .options(options)
                   .positional(positional)
                   .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
@@ -59,7 +135,8 @@ ParseResult parse(int argc, const char* const argv[], po::options_description& o
     std::ifstream file(path);
     if (!file) HPA_FAIL("--config " << path << ": cannot open for reading");
     try {
-      po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), result.values);
+      std::istringstream text(with_flag_lines_completed(file, options));
+      po::store(po::parse_config_file(text, options, /*allow_unregistered=*/false), result.values);
     } catch (const po::error& error) {
       rethrow_with_context(error, "--config " + path + ": ");
     }

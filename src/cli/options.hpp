@@ -19,6 +19,11 @@ struct ParseResult {
   bool help_requested = false;
 };
 
+// A boolean option: `--name` alone means true, `--name false` / `--name=false` (also yes/no, on/off,
+// 1/0) set it; in a config file `name = false`, or `name` alone for true. Every boolean option of
+// every hpa executable is one of these.
+po::typed_value<bool>* flag(bool* target);
+
 // Adds --help and --config to `options`, parses argv then the config file, runs notifiers.
 // Throws hpa::Error for unknown or malformed options and unreadable config files.
 ParseResult parse(int argc, const char* const argv[], po::options_description& options,

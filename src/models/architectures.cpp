@@ -74,7 +74,9 @@ std::string init_scheme_name(InitScheme scheme) {
 }
 
 InitScheme default_init_scheme(Arch arch) {
-  return arch == Arch::vgg19_orig ? InitScheme::normal_001 : InitScheme::paper;
+  // What the authors' code ran: torchvision's init (the paper's text describes `paper`, whose large
+  // linear init diverges at lr 0.01 on AlexNet); vgg19_orig is defined by its N(0, 0.01) init.
+  return arch == Arch::vgg19_orig ? InitScheme::normal_001 : InitScheme::torchvision;
 }
 
 ConvNet build_model(const ModelSpec& spec) {

@@ -33,7 +33,7 @@ std::string arch_name(Arch arch);
 std::vector<std::string> arch_names();
 InitScheme parse_init_scheme(const std::string& name);
 std::string init_scheme_name(InitScheme scheme);
-InitScheme default_init_scheme(Arch arch);  // paper, except vgg19_orig
+InitScheme default_init_scheme(Arch arch);  // torchvision, except vgg19_orig (normal-0.01)
 
 // Builds the layout only (LibTorch's default parameter values).
 ConvNet build_model(const ModelSpec& spec);

@@ -16,10 +16,13 @@ struct Fixture {
   int64_t epochs = 0;
   double lr = 0;
   std::string arch;
+  bool shuffle = false, augment = true;
   po::options_description options{"options"};
   Fixture() {
     options.add_options()("epochs", po::value(&epochs)->default_value(10), "epochs")(
-        "lr", po::value(&lr)->default_value(0.01), "learning rate")("arch", po::value(&arch), "architecture");
+        "lr", po::value(&lr)->default_value(0.01), "learning rate")("arch", po::value(&arch), "architecture")(
+        "pixel-shuffle", hpa::cli::flag(&shuffle), "a flag off by default")(
+        "augment", hpa::cli::flag(&augment), "a flag on by default");
   }
   hpa::cli::ParseResult parse(std::vector<std::string> args) {
     args.insert(args.begin(), "prog");
@@ -83,6 +86,50 @@ TEST(Options, ErrorsNameTheOptionOrFile) {
   std::remove(bad_key.c_str());
   std::remove(bad_value.c_str());
   std::remove(garbage.c_str());
+}
+
+TEST(Options, FlagsAloneOrWithAValue) {
+  Fixture alone;
+  alone.parse({"--pixel-shuffle", "--epochs", "3"});
+  EXPECT_TRUE(alone.shuffle);
+  EXPECT_EQ(alone.epochs, 3);
+  for (const char* value : {"false", "no", "off", "0", "False"}) {
+    Fixture separate, joined;
+    separate.parse({"--augment", value, "--pixel-shuffle", "--lr", "0.5"});
+    EXPECT_FALSE(separate.augment) << value;
+    EXPECT_TRUE(separate.shuffle) << value;
+    EXPECT_DOUBLE_EQ(separate.lr, 0.5);
+    joined.parse({std::string("--augment=") + value});
+    EXPECT_FALSE(joined.augment) << value;
+  }
+  Fixture last;
+  last.parse({"--epochs", "2", "--pixel-shuffle"});  // a flag at the very end
+  EXPECT_TRUE(last.shuffle);
+  Fixture truthy;
+  truthy.parse({"--pixel-shuffle", "yes"});
+  EXPECT_TRUE(truthy.shuffle);
+  // A config file: `name` alone is true, `name = value` as any option.
+  const std::string config = write_temp("hpa_options_flags.cfg", "pixel-shuffle\naugment = false\n");
+  Fixture from_file;
+  from_file.parse({"--config", config});
+  EXPECT_TRUE(from_file.shuffle);
+  EXPECT_FALSE(from_file.augment);
+  Fixture overridden;  // the command line wins
+  overridden.parse({"--config", config, "--pixel-shuffle", "off"});
+  EXPECT_FALSE(overridden.shuffle);
+  std::remove(config.c_str());
+}
+
+TEST(Options, MalformedFlagValuesAreNamed) {
+  const std::string stray = error_of({"--pixel-shuffle", "maybe"});
+  EXPECT_NE(stray.find("unexpected argument 'maybe' after --pixel-shuffle"), std::string::npos) << stray;
+  EXPECT_NE(error_of({"--pixel-shuffle=maybe"}).find("--pixel-shuffle"), std::string::npos);
+  EXPECT_NE(error_of({"--epochs", "3", "extra"}).find("unexpected argument 'extra'"), std::string::npos);
+  const std::string config = write_temp("hpa_options_bad_flag.cfg", "pixel-shuffle = perhaps\n");
+  const std::string message = error_of({"--config", config});
+  EXPECT_NE(message.find("pixel-shuffle"), std::string::npos) << message;
+  EXPECT_NE(message.find(config), std::string::npos) << message;
+  std::remove(config.c_str());
 }
 
 TEST(Options, HelpShortCircuits) {
