@@ -27,8 +27,9 @@ packages=(
   python3-torch python3-torchvision python3-pil
   # `pip install ./analysis` as the analysis test does it: a venv, pip, setuptools (no network)
   python3-venv python3-pip python3-setuptools
-  # the single-node Slurm cluster of the end-to-end test
-  slurmctld slurmd slurm-client munge
+  # the multi-node Slurm cluster of the end-to-end tests: its nodes are network namespaces linked by
+  # veth pairs and a bridge (ip from iproute2; unshare and nsenter come with util-linux)
+  slurmctld slurmd slurm-client munge iproute2
   # lint of the batch scripts (a broken script only fails on the cluster, after the queue wait)
   shellcheck
 )

@@ -19,6 +19,6 @@ mode=()
 [[ -f "$run_dir/run.h5" ]] && mode=(--resume)  # a requeued or resubmitted job continues
 source slurm/requeue.sh
 # shellcheck disable=SC2086
-hpa_train_step "$build/src/hpa-train" --config jobs/fashion_mnist_demo.cfg --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
+hpa_step training "$build/src/hpa-train" --config jobs/fashion_mnist_demo.cfg --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
 # shellcheck disable=SC2086
-srun --kill-on-bad-exit=1 --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" ${HPA_GRID_EXTRA:-}
+hpa_step "the grid" "$build/src/hpa-reinit-grid" "$run_dir" ${HPA_GRID_EXTRA:-}

@@ -21,12 +21,12 @@ run_dir=${HPA_RUN_DIR:-runs/$job}
 mode=()
 [[ -f "$run_dir/run.h5" ]] && mode=(--resume)
 echo "$job: packs $HPA_PACK_DIR, run $run_dir, device ${HPA_DEVICE:-cuda}, $SLURM_NTASKS task(s) ${mode[*]}"
-# Each task sees its node's GPUs and takes local_rank % GPUs; decoding threads = --cpus-per-task.
+# Each task takes the GPU local_rank % the GPUs it sees (its own one under --gpus-per-task=1);
+# compute and decoding threads = --cpus-per-task. Both phases run on the same device.
 source slurm/requeue.sh
 # shellcheck disable=SC2086
-hpa_train_step "$build/src/hpa-train" --config "jobs/$config" --data-dir "$HPA_PACK_DIR" \
+hpa_step training "$build/src/hpa-train" --config "jobs/$config" --data-dir "$HPA_PACK_DIR" \
   --device "${HPA_DEVICE:-cuda}" --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
-# The grid evaluates on the CPU cores of the same tasks (its GPU path is not written yet).
 # shellcheck disable=SC2086
-srun --kill-on-bad-exit=1 --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" --epochs "${HPA_GRID_EPOCHS:-$grid_epochs}" \
-  --rerandomize "${HPA_GRID_RERANDOMIZE:-3}" ${HPA_GRID_EXTRA:-}
+hpa_step "the grid" "$build/src/hpa-reinit-grid" "$run_dir" --device "${HPA_DEVICE:-cuda}" \
+  --epochs "${HPA_GRID_EPOCHS:-$grid_epochs}" --rerandomize "${HPA_GRID_RERANDOMIZE:-3}" ${HPA_GRID_EXTRA:-}

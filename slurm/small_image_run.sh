@@ -25,8 +25,8 @@ data=()
 echo "$job: config jobs/$config, run $run_dir, device ${HPA_DEVICE:-cpu}, $SLURM_NTASKS task(s) ${mode[*]}"
 source slurm/requeue.sh
 # shellcheck disable=SC2086
-hpa_train_step "$build/src/hpa-train" --config "jobs/$config" "${data[@]}" --device "${HPA_DEVICE:-cpu}" \
+hpa_step training "$build/src/hpa-train" --config "jobs/$config" "${data[@]}" --device "${HPA_DEVICE:-cpu}" \
   --out "$run_dir" "${mode[@]}" ${HPA_EXTRA:-}
 # shellcheck disable=SC2086
-srun --kill-on-bad-exit=1 --mpi=pmix "$build/src/hpa-reinit-grid" "$run_dir" "${data[@]}" \
+hpa_step "the grid" "$build/src/hpa-reinit-grid" "$run_dir" "${data[@]}" --device "${HPA_DEVICE:-cpu}" \
   --epochs "${HPA_GRID_EPOCHS:-$grid_epochs}" --rerandomize "${HPA_GRID_RERANDOMIZE:-3}" ${HPA_GRID_EXTRA:-}

@@ -1,10 +1,12 @@
 // hpa-reinit-grid: the layer re-initialization grid of a trained run, farmed over MPI ranks.
 #include "cli/options.hpp"
 #include "comm/communicator.hpp"
+#include "common/cpus.hpp"
+#include "common/device.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
+#include "common/stop_request.hpp"
 #include "reinit/job.hpp"
-#include "train/options.hpp"
 
 #include <ATen/Parallel.h>
 
@@ -33,15 +35,18 @@ int run(int argc, char** argv, hpa::comm::World& world) {
       "every rank stays busy; a layer whose prefix dominates is not split)")(
       "device", po::value(&o.device)->default_value(o.device),
       "cpu or cuda (the GPU local_rank % GPUs per node)")(
-      "naive", po::bool_switch(&o.naive),
+      "naive", hpa::cli::flag(&o.naive),
       "evaluate every cell with its own full forward pass (reference; slower)")(
       "data-dir", po::value(&o.data_dir)->default_value(""),
       "dataset folder (default: the one the run was trained from)")(
       "flush-seconds", po::value(&o.flush_seconds)->default_value(o.flush_seconds),
       "rewrite RUN/reinit.h5 at least this often while results come in")(
       "threads", po::value(&o.threads)->default_value(o.threads),
-      "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")(
-      "overwrite", po::bool_switch(&o.overwrite),
+      "compute threads per rank (0: SLURM_CPUS_PER_TASK, else the CPUs the rank is bound to, else cores / "
+      "ranks on the node); more than the rank's CPUs is refused")(
+      "oversubscribe-threads", hpa::cli::flag(&o.oversubscribe_threads),
+      "allow more compute threads than the CPUs this rank may run on (its affinity mask)")(
+      "overwrite", hpa::cli::flag(&o.overwrite),
       "ignore and replace an existing RUN/reinit.h5 (default: resume it)")(
       "simulate-ranks", po::value(&o.simulate_ranks)->default_value(o.simulate_ranks),
       "N > 0: time each layer's prefix and suffix on this machine, simulate the farm's schedule of the grid "
@@ -66,9 +71,16 @@ int run(int argc, char** argv, hpa::comm::World& world) {
   HPA_REQUIRE(!o.run_dir.empty(), "give the run directory (see --help)");
   o.config_text = hpa::cli::resolved_config(parsed.values);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
-  at::set_num_threads(hpa::train::resolve_threads(o.threads, world.local_size()));
-  hpa::reinit::run_grid(o, world);
-  return 0;
+  // Before anything else touches a GPU or starts threads (every rank).
+  const c10::Device device = hpa::select_rank_device(o.device, world.local_rank(), "--device");
+  const hpa::ThreadChoice threads =
+      hpa::choose_threads(o.threads, world.local_size(), o.oversubscribe_threads, world.rank_label());
+  at::set_num_threads(threads.threads);
+  o.threads = threads.threads;
+  world.print_from_every_rank(hpa::placement_line(world.rank_label(), world.local_rank(), world.local_size(), threads,
+                                                 hpa::describe_device(device)),
+                              std::cout);
+  return hpa::reinit::run_grid(o, world, device) ? 0 : hpa::kExitRequeue;
 }
 
 }  // namespace
@@ -76,7 +88,8 @@ int run(int argc, char** argv, hpa::comm::World& world) {
 int main(int argc, char** argv) {
   hpa::tune_allocator();
   hpa::comm::World world(argc, argv);
+  hpa::install_stop_handlers();  // SIGUSR2 / SIGTERM: keep what is done and exit 75, at any point
   const int code = hpa::cli::run_guarded("hpa-reinit-grid", [&] { return run(argc, argv, world); });
-  if (code != 0 && world.world_size() > 1) hpa::comm::World::abort_world(code);
+  if (code != 0 && code != hpa::kExitRequeue && world.world_size() > 1) hpa::comm::World::abort_world(code);
   return code;
 }

@@ -3,10 +3,12 @@
 #include "cli/options.hpp"
 #include "comm/communicator.hpp"
 #include "common/build_info.hpp"
+#include "common/cpus.hpp"
+#include "common/device.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
 #include "train/run_setup.hpp"
-#include "train/stop_request.hpp"
+#include "common/stop_request.hpp"
 #include "train/trainer.hpp"
 
 #include <ATen/Parallel.h>
@@ -36,17 +38,24 @@ int run(int argc, char** argv, hpa::comm::World& world) {
   hpa::train::validate(options);
   parsed.values.at("flip").value() = options.flip;  // the run stores what auto resolved to
   hpa::train::check_launch(world);
-  const int threads = hpa::train::resolve_threads(options.threads, world.local_size());
-  at::set_num_threads(threads);
+  // Before anything else touches a GPU or starts threads (every rank).
+  const c10::Device device = hpa::select_rank_device(options.device, world.local_rank(), "--device");
+  const hpa::ThreadChoice threads =
+      hpa::choose_threads(options.threads, world.local_size(), options.oversubscribe_threads, world.rank_label());
+  at::set_num_threads(threads.threads);
+  world.print_from_every_rank(hpa::placement_line(world.rank_label(), world.local_rank(), world.local_size(), threads,
+                                                 hpa::describe_device(device)),
+                              std::cout);
 
-  hpa::train::Job job = hpa::train::prepare_job(options, world, hpa::cli::resolved_config(parsed.values));
+  hpa::train::Job job = hpa::train::prepare_job(options, world, hpa::cli::resolved_config(parsed.values), device,
+                                                threads.threads);
   if (world.is_world_root()) {
     const std::vector<int64_t> shape = job.dataset->sample_shape();
     std::cout << "hpa-train " << hpa::build_info::hpa_version << ": " << options.arch << " on "
               << options.dataset << " (" << job.dataset->size(hpa::data::Part::train) << " train, "
               << job.dataset->size(hpa::data::Part::test) << " test images of " << shape[0] << "x" << shape[1]
               << "x" << shape[2] << "), seeds " << options.seeds_text << ", " << options.epochs << " epochs, "
-              << world.world_size() << " rank(s) in " << job.num_groups << " seed group(s), " << threads
+              << world.world_size() << " rank(s) in " << job.num_groups << " seed group(s), " << threads.threads
               << " thread(s) per rank\n";
   }
   if (options.dry_run) {
@@ -54,9 +63,9 @@ int run(int argc, char** argv, hpa::comm::World& world) {
     return 0;
   }
   const int code = hpa::train::run_job(job, options, world);
-  if (code == hpa::train::kExitRequeue) {
+  if (code == hpa::kExitRequeue) {
     if (world.is_world_root())
-      std::cout << "stopped on " << (hpa::train::stop_signal_number() == SIGTERM ? "SIGTERM" : "SIGUSR2")
+      std::cout << "stopped on " << (hpa::stop_signal_number() == SIGTERM ? "SIGTERM" : "SIGUSR2")
                 << ": checkpoint written; exit status " << code << " (continue with --resume)" << std::endl;
     return code;
   }
@@ -69,9 +78,10 @@ int run(int argc, char** argv, hpa::comm::World& world) {
 int main(int argc, char** argv) {
   hpa::tune_allocator();
   hpa::comm::World world(argc, argv);
+  hpa::install_stop_handlers();  // SIGUSR2 / SIGTERM from now on: checkpoint at the next step, exit 75
   const int code = hpa::cli::run_guarded("hpa-train", [&] { return run(argc, argv, world); });
   // An error on one rank must end every rank now, not leave the others waiting in a collective.
-  if (code != 0 && code != hpa::train::kExitRequeue && world.world_size() > 1)
+  if (code != 0 && code != hpa::kExitRequeue && world.world_size() > 1)
     hpa::comm::World::abort_world(code);
   return code;
 }

@@ -2,10 +2,13 @@
 #include "comm/communicator.hpp"
 
 #include "comm/mpi_check.hpp"
+#include "common/cpus.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
 
 #include <mpi.h>
+
+#include <ostream>
 
 #if HPA_WITH_NCCL
 #include <nccl.h>
@@ -178,6 +181,30 @@ std::string World::mpi_version() const {
   MPI_Get_library_version(version, &length);
   std::string text(version, static_cast<size_t>(length));
   return text.substr(0, text.find_first_of("\n,"));
+}
+
+std::string World::rank_label() const {
+  return "rank " + std::to_string(world_rank_) + " of " + std::to_string(world_size_) + " on " + host_name();
+}
+
+void World::print_from_every_rank(const std::string& line, std::ostream& out) const {
+  int length = static_cast<int>(line.size());
+  std::vector<int> lengths(static_cast<size_t>(world_size_)), offsets(static_cast<size_t>(world_size_));
+  HPA_MPI_CHECK(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
+  int total = 0;
+  for (int r = 0; r < world_size_; ++r) {
+    offsets[static_cast<size_t>(r)] = total;
+    total += lengths[static_cast<size_t>(r)];
+  }
+  std::string all(static_cast<size_t>(is_world_root() ? total : 0), '\0');
+  HPA_MPI_CHECK(MPI_Gatherv(line.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR, 0,
+                            MPI_COMM_WORLD));
+  if (!is_world_root()) return;
+  for (int r = 0; r < world_size_; ++r)
+    out << all.substr(static_cast<size_t>(offsets[static_cast<size_t>(r)]),
+                      static_cast<size_t>(lengths[static_cast<size_t>(r)]))
+        << "\n";
+  out.flush();
 }
 
 void World::abort_world(int code) {

@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,10 @@ class World {
   // Every rank: rank `root`'s value.
   int64_t world_broadcast(int64_t value, int root) const;
   std::string mpi_version() const;
+  // "rank R of N on HOST": how errors and reports name this rank.
+  std::string rank_label() const;
+  // Every rank: rank 0 writes each rank's `line` to `out`, in rank order (one line per rank).
+  void print_from_every_rank(const std::string& line, std::ostream& out) const;
   // Opaque handle for the storage layer's MPI-IO driver (points to MPI_COMM_WORLD).
   const void* native_handle() const;
 

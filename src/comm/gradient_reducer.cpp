@@ -215,6 +215,12 @@ int64_t GradientReducer::num_buckets() const { return static_cast<int64_t>(impl_
 
 int64_t GradientReducer::launches() const { return impl_->launches; }
 
+std::vector<at::Tensor> GradientReducer::bucket_buffers() const {
+  std::vector<at::Tensor> buffers;
+  for (const Bucket& bucket : impl_->buckets) buffers.push_back(bucket.buffer);
+  return buffers;
+}
+
 void GradientReducer::begin_step() {
   Impl& s = *impl_;
   std::fill(s.ready.begin(), s.ready.end(), 0);

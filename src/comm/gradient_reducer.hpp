@@ -42,6 +42,8 @@ class GradientReducer {
   void finish_step(std::vector<double>& extras);
 
   int64_t num_buckets() const;
+  // The buckets themselves (where the gradients live when the group reduces).
+  std::vector<at::Tensor> bucket_buffers() const;
   // Buckets launched so far (MPI or NCCL collectives): the reduction really ran.
   int64_t launches() const;
   // Seconds spent inside finish_step since construction: communication backward did not hide.

@@ -1,5 +1,5 @@
-// Signal flag and checkpoint timer.
-#include "train/stop_request.hpp"
+// Signal flag and checkpoint timer; see stop_request.hpp.
+#include "common/stop_request.hpp"
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
@@ -9,7 +9,7 @@
 #include <csignal>
 #include <cstring>
 
-namespace hpa::train {
+namespace hpa {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
@@ -36,10 +36,21 @@ void install_stop_handlers() {
 bool stop_signal_received() { return g_signal != 0; }
 int stop_signal_number() { return static_cast<int>(g_signal); }
 
+std::string signal_name(int number) {
+  switch (number) {
+    case SIGUSR2:
+      return "SIGUSR2";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return "signal " + std::to_string(number);
+  }
+}
+
 CheckpointTimer::CheckpointTimer(double minutes) : interval_s_(60.0 * minutes), last_s_(wall_seconds()) {}
 
 bool CheckpointTimer::due() const { return interval_s_ > 0 && wall_seconds() - last_s_ >= interval_s_; }
 
 void CheckpointTimer::restart() { last_s_ = wall_seconds(); }
 
-}  // namespace hpa::train
+}  // namespace hpa

@@ -128,7 +128,8 @@ CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& 
   model.eval();
   const int64_t sample = std::min<int64_t>(settings.batch_size, test.size());
   at::Tensor batch;
-  {
+  // One batch of `sample` test images, read and decoded as evaluation does.
+  const auto load_batch = [&] {
     data::BatchLoader loader(
         test, 1,
         [&](int64_t) {
@@ -142,7 +143,7 @@ CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& 
     data::Batch b;
     HPA_REQUIRE(loader.next(b), "measuring the grid's costs: the test set is empty");
     batch = b.images.to(settings.device);
-  }
+  };
   const double scale = static_cast<double>(images) / static_cast<double>(sample);
   const auto median_seconds = [&](const std::function<void()>& fn) {
     std::vector<double> times;
@@ -156,6 +157,7 @@ CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& 
   };
   CostModel costs;
   costs.naive = naive;
+  costs.input = median_seconds(load_batch);
   const int64_t end = model.num_features();
   costs.full = median_seconds([&] { model.forward(batch).sum().item<float>(); });
   for (int64_t index : layer_features) {

@@ -39,7 +39,8 @@ CostModel estimate_costs(models::ConvNetImpl& model, const std::vector<int64_t>&
                          const std::vector<int64_t>& shape, bool naive);
 
 // The same parts timed on this machine (seconds for `images` test images, scaled from the median
-// of `repeats` timings of one batch of `sample` from `test`).
+// of `repeats` timings of one batch of `sample` from `test`), and the input: reading and decoding
+// the test images through the batch loader, which every work item repeats.
 CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& layer_features,
                         const data::SampleSet& test, const EvalSettings& settings, int64_t images, int repeats,
                         bool naive);

@@ -5,6 +5,8 @@
 #include "comm/farm.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/fault.hpp"
+#include "common/stop_request.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
 #include "data/keyed_random.hpp"
@@ -149,7 +151,7 @@ std::vector<int64_t> parse_epoch_list(const std::string& text, int64_t max_epoch
   return {epochs.begin(), epochs.end()};
 }
 
-void run_grid(const GridOptions& options, const comm::World& world) {
+bool run_grid(const GridOptions& options, const comm::World& world, c10::Device device) {
   HPA_REQUIRE(options.rerandomize >= 0 && options.rerandomize <= 1000,
               "--rerandomize must be in 0..1000, got " << options.rerandomize);
   HPA_REQUIRE(options.batch_size >= 0, "--batch-size must be >= 0 (0: from --memory-mb), got " << options.batch_size);
@@ -160,11 +162,9 @@ void run_grid(const GridOptions& options, const comm::World& world) {
   HPA_REQUIRE(options.cells_per_item >= 0, "--cells-per-item must be >= 0 (0: automatic), got " << options.cells_per_item);
   HPA_REQUIRE(options.simulate_ranks >= 0, "--simulate-ranks must be >= 0, got " << options.simulate_ranks);
   HPA_REQUIRE(options.simulate_seeds >= 0, "--simulate-seeds must be >= 0, got " << options.simulate_seeds);
-  HPA_REQUIRE(options.device == "cpu" || options.device == "cuda",
-              "--device must be cpu or cuda, got '" << options.device << "'");
   GridContext context;
   context.options = options;
-  context.settings.device = train::rank_device(options.device, world);
+  context.settings.device = device;
   context.run = store::read_run(options.run_dir);
   context.trained =
       train::read_stored_options(context.run.config_text, store::run_file_path(options.run_dir));
@@ -207,9 +207,8 @@ void run_grid(const GridOptions& options, const comm::World& world) {
                             << " classes, the model head of " << options.run_dir << " "
                             << context.run.num_classes);
   EvalSettings& settings = context.settings;
-  settings.loader.threads =
-      context.dataset->decodes_images() ? train::resolve_threads(options.threads, world.local_size()) : 1;
-  settings.loader.pin_memory = options.device == "cuda";
+  settings.loader.threads = context.dataset->decodes_images() ? static_cast<int>(std::max<int64_t>(1, options.threads)) : 1;
+  settings.loader.pin_memory = device.is_cuda();  // allocated by this thread, on its current device
   grid.test_samples = context.dataset->size(data::Part::test);
 
   // Batch sizes from the memory budget (unless given): at most `budget` images fit at the model's
@@ -223,7 +222,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
   const int64_t budget = std::max<int64_t>(1, options.memory_mb * (int64_t{1} << 20) / (2 * per_image));
   settings.batch_size = options.batch_size > 0 ? options.batch_size : std::min<int64_t>(1000, budget);
   settings.stack_limit = options.stack_limit > 0 ? options.stack_limit
-                         : options.device == "cuda" ? std::max(budget, settings.batch_size)
+                         : device.is_cuda() ? std::max(budget, settings.batch_size)
                                                     : settings.batch_size;
 
   const int64_t num_seeds = static_cast<int64_t>(grid.seeds.size());
@@ -231,7 +230,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
   const int64_t columns = grid.columns();
 
   if (options.simulate_ranks > 0) {  // measure here, simulate the farm's schedule, write nothing
-    if (!world.is_world_root()) return;
+    if (!world.is_world_root()) return true;
     const int64_t seeds = options.simulate_seeds > 0 ? options.simulate_seeds : num_seeds;
     context.load_seed(grid.seeds[0]);
     const CostModel measured = measure_costs(*context.model, context.layer_features(), *context.test, settings,
@@ -243,7 +242,8 @@ void run_grid(const GridOptions& options, const comm::World& world) {
     for (const WorkItem& item : plan) work += item_cost(item, measured);
     std::cout << std::fixed << std::setprecision(3) << "measured on this machine (" << grid.test_samples
               << " test images, batch " << settings.batch_size << ", " << at::get_num_threads()
-              << " thread(s)): baseline " << measured.full << " s\n"
+              << " thread(s)): baseline " << measured.full << " s; reading and decoding the test set "
+              << measured.input << " s, repeated by every work item and counted in full below\n"
               << "layer      prefix_s   suffix_s/cell   flops prefix/suffix\n";
     for (int64_t l = 0; l < num_layers; ++l)
       std::cout << std::left << std::setw(10) << grid.layer_names[static_cast<size_t>(l)] << std::right
@@ -259,7 +259,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
               << 100.0 * simulation.busy_fraction_at(0.95 * simulation.wall) << " %; at 90 %: "
               << 100.0 * simulation.busy_fraction_at(0.90 * simulation.wall) << " %\n";
     // What sharing the prefix can gain at best: naive evaluates the whole model per cell.
-    const auto fused_over_naive = [&](const CostModel& costs) {
+    const auto fused_over_naive = [&](const CostModel& costs) {  // the model's work alone
       double fused = costs.full, naive = costs.full;
       for (const LayerCost& layer : costs.layers) {
         fused += layer.prefix + static_cast<double>(columns) * layer.suffix;
@@ -270,7 +270,7 @@ void run_grid(const GridOptions& options, const comm::World& world) {
     std::cout << std::setprecision(2) << "fused over naive (" << columns << " cells per layer): " << fused_over_naive(flops)
               << "x by FLOPs, " << fused_over_naive(measured) << "x by the measured layer times\n";
     std::cout.unsetf(std::ios::fixed);
-    return;
+    return true;
   }
 
   grid.correct.assign(static_cast<size_t>(num_seeds * num_layers * columns), -1);
@@ -352,16 +352,30 @@ void run_grid(const GridOptions& options, const comm::World& world) {
       store::write_reinit(options.run_dir, grid);
       last_flush = wall_seconds();
     }
+    pause_point("grid-" + std::to_string(items_done));  // tests only (HPA_TEST_PAUSE)
   };
-  comm::run_farm(world, items, callbacks);
+  // A signal (SIGUSR2 ahead of a time limit, SIGTERM) stops the farm: items in progress are
+  // abandoned at their next batch, every finished one is kept.
+  callbacks.stop_requested = [] { return stop_signal_received(); };
+  const bool finished = comm::run_farm(world, items, callbacks);
+  if (world.is_world_root()) store::write_reinit(options.run_dir, grid);  // also when stopped: what is done is kept
+  // Every rank waits for that write: a rank that exits 75 first would make srun --kill-on-bad-exit
+  // end rank 0 in the middle of it.
+  world.world_barrier();
   if (world.is_world_root()) {
-    store::write_reinit(options.run_dir, grid);
     const double elapsed = wall_seconds() - start;
+    if (!finished) {
+      std::cout << "stopped on " << signal_name(stop_signal_number()) << ": " << items_done << " of " << items.size()
+                << " work items done, written to " << store::reinit_file_path(options.run_dir) << "; exit status "
+                << kExitRequeue << " (run again to continue)" << std::endl;
+      return false;
+    }
     std::cout << "done: " << cells_done << " cells in " << std::setprecision(3) << elapsed << " s ("
               << static_cast<double>(cells_done) / elapsed << " cells/s); results in "
               << store::reinit_file_path(options.run_dir) << "\n";
     print_summary(grid, context.run.layers);
   }
+  return finished;
 }
 
 }  // namespace hpa::reinit

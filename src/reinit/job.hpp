@@ -4,6 +4,8 @@
 
 #include "comm/communicator.hpp"
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <string>
 
@@ -23,13 +25,16 @@ struct GridOptions {
   int64_t simulate_seeds = 0;  // seeds of the simulated grid (0: the run's)
   std::string data_dir;  // empty: the run's own --data-dir
   double flush_seconds = 60.0;
-  int64_t threads = 0;
+  int64_t threads = 0;  // compute threads per rank, resolved by the caller (choose_threads)
+  bool oversubscribe_threads = false;
   bool overwrite = false;
   std::string config_text;  // the resolved options, stored in reinit.h5
 };
 
-// Every rank: evaluates the missing cells of the grid and writes RUN/reinit.h5 (rank 0).
-void run_grid(const GridOptions& options, const comm::World& world);
+// Every rank: evaluates the missing cells of the grid on `device` (this rank's, chosen before any
+// GPU allocation) and writes RUN/reinit.h5 (rank 0). Returns true when the grid is complete, false
+// when it stopped on SIGUSR2 or SIGTERM (every finished item written; run again to continue).
+bool run_grid(const GridOptions& options, const comm::World& world, c10::Device device);
 
 // "0,1,2,5-10" -> sorted, unique epochs; throws naming --epochs when malformed or empty.
 std::vector<int64_t> parse_epoch_list(const std::string& text, int64_t max_epoch);

@@ -17,11 +17,11 @@ constexpr double kMaxOverhead = 0.1;
 }  // namespace
 
 double item_cost(const WorkItem& item, const CostModel& costs) {
-  if (item.layer < 0) return costs.full;
+  if (item.layer < 0) return costs.input + costs.full;
   const double cells = static_cast<double>(item.cells());
-  if (costs.naive) return cells * costs.full;
+  if (costs.naive) return costs.input + cells * costs.full;
   const LayerCost& layer = costs.layers[static_cast<size_t>(item.layer)];
-  return layer.prefix + cells * layer.suffix;
+  return costs.input + layer.prefix + cells * layer.suffix;
 }
 
 std::vector<WorkItem> plan_items(int64_t seeds, int64_t columns, int64_t ranks, const CostModel& costs,

@@ -21,6 +21,9 @@ struct LayerCost {
 struct CostModel {
   double full = 0;  // the unchanged model (baseline item); naive cells cost this each
   std::vector<LayerCost> layers;
+  // Reading and decoding the whole test set, which every item repeats (measured only: 0 in FLOP
+  // estimates). Added in full: the loader's threads share the rank's CPUs with the model.
+  double input = 0;
   bool naive = false;
   int64_t activation_bytes = 0;  // per image at the model's widest point (estimate_costs only)
 };

@@ -13,7 +13,6 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
-#include <thread>
 
 namespace hpa::train {
 
@@ -24,7 +23,8 @@ po::options_description describe_train_options(TrainOptions& o) {
   model.add_options()("arch", po::value(&o.arch)->default_value(o.arch),
                       "vgg11 vgg13 vgg16 vgg19 vgg19_orig alexnet lenet")(
       "init", po::value(&o.init)->default_value(""),
-      "paper, torchvision or normal-0.01 (default: paper; vgg19_orig: normal-0.01)")(
+      "torchvision, paper or normal-0.01 (default: torchvision, what the paper's code ran; vgg19_orig: "
+      "normal-0.01; --resume: the run's own)")(
       "width", po::value(&o.width)->default_value(o.width), "channel width multiplier, in (0, 16]")(
       "dropout", po::value(&o.dropout)->default_value(o.dropout),
       "dropout probability of the classifier, in [0, 1)");
@@ -36,8 +36,8 @@ po::options_description describe_train_options(TrainOptions& o) {
                                       "folder with the dataset's files")(
       "val-fraction", po::value(&o.val_fraction)->default_value(o.val_fraction),
       "share of the training set held out for validation, in [0, 1)")(
-      "stratified", po::value(&o.stratified)->default_value(o.stratified),
-      "hold out the same share of every class")("augment", po::value(&o.augment)->default_value(o.augment),
+      "stratified", cli::flag(&o.stratified),
+      "hold out the same share of every class")("augment", cli::flag(&o.augment),
                                                 "random crops (4-pixel shifts; imagenet: RandomResizedCrop) and, with --flip, horizontal flips")(
       "flip", po::value(&o.flip)->default_value(o.flip),
       "on, off or auto (off for mnist and fashion-mnist as in the paper's code, else on): random "
@@ -45,7 +45,7 @@ po::options_description describe_train_options(TrainOptions& o) {
       "label-noise", po::value(&o.label_noise)->default_value(o.label_noise),
       "fraction in [0, 1] of the training split (never validation or test) whose label y becomes "
       "(y + U{1..C-1}) mod C, fixed by --noise-seed (1: random labels, Fig. 6)")(
-      "pixel-shuffle", po::value(&o.pixel_shuffle)->default_value(o.pixel_shuffle),
+      "pixel-shuffle", cli::flag(&o.pixel_shuffle),
       "every training-split image gets its own fixed random permutation of its pixel positions, drawn "
       "from --noise-seed, applied to all channels after augmentation (Fig. 20)")(
       "noise-seed", po::value(&o.noise_seed)->default_value(o.noise_seed),
@@ -61,7 +61,7 @@ po::options_description describe_train_options(TrainOptions& o) {
       "imagenet: side of the training crops (RandomResizedCrop) and of the evaluation's center crop")(
       "eval-resize", po::value(&o.eval_resize)->default_value(o.eval_resize),
       "imagenet: evaluation resizes the shorter side to this before the center crop")(
-      "dct-scaling", po::value(&o.dct_scaling)->default_value(o.dct_scaling),
+      "dct-scaling", cli::flag(&o.dct_scaling),
       "imagenet: decode JPEGs at 1/2, 1/4 or 1/8 size when the crop is that much larger than the output "
       "(false: full-size decode, pixel-identical to torchvision with PIL)")(
       "data-threads", po::value(&o.data_threads)->default_value(o.data_threads),
@@ -93,14 +93,17 @@ po::options_description describe_train_options(TrainOptions& o) {
       "ranks that train one seed together (0: world size / number of seeds, at least 1)")(
       "bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb),
       "gradient allreduce bucket size in MiB (the first bucket is 1 MiB)")(
-      "overlap", po::value(&o.overlap)->default_value(o.overlap),
+      "overlap", cli::flag(&o.overlap),
       "launch each bucket's allreduce from backward hooks as gradients become ready (false: one allreduce "
       "after backward)")(
       "device", po::value(&o.device)->default_value(o.device),
       "cpu or cuda (GPU local_rank % GPUs per node; several ranks per seed then need the NCCL build)")(
       "threads", po::value(&o.threads)->default_value(o.threads),
-      "threads per rank (0: SLURM_CPUS_PER_TASK, else cores / ranks on the node)")(
-      "resume", po::bool_switch(&o.resume),
+      "compute threads per rank (0: SLURM_CPUS_PER_TASK, else the CPUs the rank is bound to, else cores / "
+      "ranks on the node); more than the rank's CPUs is refused")(
+      "oversubscribe-threads", cli::flag(&o.oversubscribe_threads),
+      "allow more compute threads than the CPUs this rank may run on (its affinity mask)")(
+      "resume", cli::flag(&o.resume),
       "continue an interrupted run in --out at the step where it stopped (the experiment's options must be "
       "the same)")(
       "snapshot-params", po::value(&o.snapshot_params)->default_value(o.snapshot_params),
@@ -113,8 +116,8 @@ po::options_description describe_train_options(TrainOptions& o) {
       "checkpoint (parameters and momenta, to --resume from) at the first step or epoch end after this "
       "many minutes of wall time (> 0), and at the last epoch; SIGUSR2 or SIGTERM checkpoint at once and "
       "end the run with exit status 75 for a requeue")(
-      "overwrite", po::bool_switch(&o.overwrite), "delete hpa's files in --out and start again")(
-      "dry-run", po::bool_switch(&o.dry_run),
+      "overwrite", cli::flag(&o.overwrite), "delete hpa's files in --out and start again")(
+      "dry-run", cli::flag(&o.dry_run),
       "check everything, print the resolved configuration, do not train")(
       "loss-log", po::value(&o.loss_log)->default_value(""),
       "write 'seed epoch step loss' per training step to this file")(
@@ -304,16 +307,6 @@ data::NormalizationKind resolve_normalization(const std::string& normalize, cons
   if (normalize == "auto")
     return dataset == "imagenet" ? data::NormalizationKind::imagenet : data::NormalizationKind::dataset;
   return data::parse_normalization(normalize);
-}
-
-int resolve_threads(int64_t requested, int local_ranks) {
-  if (requested > 0) return static_cast<int>(requested);
-  if (const char* slurm = std::getenv("SLURM_CPUS_PER_TASK")) {
-    const int value = std::atoi(slurm);
-    if (value > 0) return value;
-  }
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, local_ranks));
 }
 
 }  // namespace hpa::train

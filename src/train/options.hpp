@@ -31,6 +31,7 @@ struct TrainOptions {
   double weight_decay = 5e-4;
   std::string seeds_text = "0";
   int64_t threads = 0;
+  bool oversubscribe_threads = false;
   std::string device = "cpu";
   double val_fraction = 0.1;
   bool stratified = false;
@@ -91,7 +92,5 @@ std::vector<int64_t> parse_seed_list(const std::string& text);
 // imagenet and the training split's own statistics for the others.
 data::NormalizationKind resolve_normalization(const std::string& normalize, const std::string& dataset);
 
-// --threads, else SLURM_CPUS_PER_TASK, else cores / ranks on this node (at least 1).
-int resolve_threads(int64_t requested, int local_ranks);
 
 }  // namespace hpa::train

@@ -8,11 +8,9 @@
 #include "data/variants.hpp"
 #include "models/parameters.hpp"
 #include "store/run_directory.hpp"
-#include "train/stop_request.hpp"
+#include "common/stop_request.hpp"
 #include "train/trainer.hpp"
 
-#include <ATen/Context.h>
-#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <cstdlib>
@@ -141,18 +139,6 @@ SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& optio
   return samples;
 }
 
-c10::Device rank_device(const std::string& name, const comm::World& world) {
-  if (name != "cuda") return c10::kCPU;
-  HPA_REQUIRE(torch::cuda::is_available(),
-              "--device cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
-              "env/spack.yaml)");
-  const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
-  // Input shapes are fixed for a whole run: let cuDNN time its algorithms once and keep the fastest
-  // (torch.backends.cudnn.benchmark = True in PyTorch).
-  at::globalContext().setBenchmarkCuDNN(true);
-  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank() % gpus));
-}
-
 void check_launch(const comm::World& world) {
   if (const char* tasks = std::getenv("SLURM_NTASKS")) {
     if (std::getenv("SLURM_STEP_ID") || std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK")) {
@@ -164,9 +150,12 @@ void check_launch(const comm::World& world) {
   }
 }
 
-Job prepare_job(const TrainOptions& options, const comm::World& world, std::string config_text) {
+Job prepare_job(const TrainOptions& options, const comm::World& world, std::string config_text, c10::Device device,
+                int threads) {
   Job job;
   job.config_text = std::move(config_text);
+  job.device = device;
+  job.threads = threads;
   job.spec.arch = models::parse_arch(options.arch);
   job.init = options.init.empty() ? models::default_init_scheme(job.spec.arch)
                                   : models::parse_init_scheme(options.init);
@@ -217,8 +206,7 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
               << " seed groups: some groups train more seeds than others\n";
 
   // Rank 0's view decides: another rank looking later could see the folders rank 0 just made.
-  if (options.device == "cuda") {
-    rank_device(options.device, world);  // fails here, before the run directory is touched
+  if (device.is_cuda()) {
     HPA_REQUIRE(comm::Group::nccl_built() || ranks_per_seed == 1,
                 "--device cuda with " << ranks_per_seed
                                       << " ranks per seed needs the NCCL build (-DHPA_WITH_NCCL=ON)");
@@ -229,11 +217,16 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
               "--out " << options.out
                        << " already holds a run: pass --resume to continue it or --overwrite to replace it");
   HPA_REQUIRE(!options.resume || in_use, "--resume: " << options.out << " holds no run to continue");
+  if (options.resume && options.init.empty()) {
+    // A resumed run keeps the init it started with, whatever today's default (rank 0 reads it).
+    const int64_t stored =
+        world.is_world_root() ? static_cast<int64_t>(models::parse_init_scheme(store::read_run(options.out).init)) : 0;
+    job.init = static_cast<models::InitScheme>(world.world_broadcast(stored, /*root=*/0));
+  }
   return job;
 }
 
 int run_job(const Job& job, const TrainOptions& options, const comm::World& world) {
-  install_stop_handlers();  // from here on SIGUSR2 / SIGTERM checkpoint instead of killing
   store::RunDescription wanted = describe_run(job, options, world);
   const std::time_t created = static_cast<std::time_t>(world.world_broadcast(std::time(nullptr), /*root=*/0));
   char created_text[32];
@@ -258,10 +251,11 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
   world.world_barrier();  // run.h5 is in place before any epoch file is written
 
   const comm::Group group = world.split_groups(job.num_groups);
-  // --loss-log and --sample-log: written by the world's root only.
+  // --loss-log and --sample-log: written by the world's root only; --resume appends (each seed marks
+  // where it resumed, and rows after the mark supersede rows of the same seed, epoch and step).
   const auto open_log = [&](std::ofstream& log, const char* option, const std::string& path) {
     if (path.empty() || !world.is_world_root()) return;
-    log.open(path);
+    log.open(path, options.resume ? std::ios::app : std::ios::trunc);
     HPA_REQUIRE(log, option << " " << path << ": cannot open for writing");
   };
   std::ofstream loss_log, sample_log;
@@ -273,13 +267,12 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
        i += static_cast<size_t>(job.num_groups))
     ++my_seeds;
   TrainContext context{options, *job.dataset, group, job.spec, job.init};
-  const int threads = resolve_threads(options.threads, world.local_size());
   context.loader.threads = job.dataset->decodes_images()
-                               ? static_cast<int>(options.data_threads > 0 ? options.data_threads : threads)
+                               ? static_cast<int>(options.data_threads > 0 ? options.data_threads : job.threads)
                                : 1;  // in-memory batches take one thread well ahead of training
   context.loader.batches_ahead = static_cast<int>(options.batches_ahead);
-  context.loader.pin_memory = options.device == "cuda";
-  context.device = rank_device(options.device, world);
+  context.loader.pin_memory = job.device.is_cuda();  // allocated by this thread, on its current device
+  context.device = job.device;
   context.log = world.is_world_root() ? &std::cout : nullptr;
   context.loss_log = loss_log.is_open() ? &loss_log : nullptr;
   context.sample_log = sample_log.is_open() ? &sample_log : nullptr;
@@ -292,8 +285,9 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
        i += static_cast<size_t>(job.num_groups))
     stopped = !train_seed(context, options.seeds[i]);
   // Every rank: a group that stopped makes the whole job exit for a requeue (groups that finished
-  // are skipped quickly by the --resume that follows).
-  return world.world_all(!stopped) ? 0 : kExitRequeue;
+  // are skipped quickly by the --resume that follows). So does a signal that came after a rank's
+  // last step: the job's time is nearly up, and the next phase must not start in what is left.
+  return world.world_all(!stopped && !stop_signal_received()) ? 0 : kExitRequeue;
 }
 
 }  // namespace hpa::train

@@ -21,6 +21,8 @@ struct Job {
   models::InitScheme init = models::InitScheme::paper;
   std::string config_text;
   int num_groups = 1;
+  c10::Device device = c10::kCPU;  // this rank's (select_rank_device, before anything touched a GPU)
+  int threads = 1;                 // compute threads per rank (choose_threads)
 };
 
 // The dataset as a run with `options` sees it: loaded from `data_dir`, cut to --train-subset and
@@ -34,16 +36,14 @@ struct SeedSamples {
 };
 SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& options, int64_t seed);
 
-// The device of this rank for --device `name` (cpu, or cuda: the GPU local_rank % GPUs on its
-// node); throws naming --device when this LibTorch has no CUDA or sees no GPU.
-c10::Device rank_device(const std::string& name, const comm::World& world);
-
 // Every rank: refuses a launch whose world size differs from SLURM_NTASKS (Open MPI + srun can
 // start N singletons instead of one N-rank job).
 void check_launch(const comm::World& world);
 
 // Every rank: loads the dataset and checks that the model fits it and that --out may be used.
-Job prepare_job(const TrainOptions& options, const comm::World& world, std::string config_text);
+// `device` and `threads` are this rank's, chosen before (the device before any GPU allocation).
+Job prepare_job(const TrainOptions& options, const comm::World& world, std::string config_text, c10::Device device,
+                int threads);
 
 // Every rank: creates (or, with --resume, checks) the run directory and trains this rank's seeds.
 // Returns 0 when every seed is done, kExitRequeue (75) when the job checkpointed on SIGUSR2 or

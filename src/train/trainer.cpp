@@ -1,7 +1,6 @@
 // The training loop of one seed; see trainer.hpp.
 #include "train/trainer.hpp"
 
-#include "comm/gradient_reducer.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/fault.hpp"
@@ -14,8 +13,8 @@
 #include "train/evaluate.hpp"
 #include "train/run_setup.hpp"
 #include "train/schedule.hpp"
-#include "train/sgd.hpp"
-#include "train/stop_request.hpp"
+#include "train/training_state.hpp"
+#include "common/stop_request.hpp"
 
 #include <ATen/Functions.h>
 #include <torch/nn/functional/loss.h>
@@ -59,13 +58,6 @@ LayerStatsSet compute_stats(models::ConvNetImpl& model, const std::vector<store:
   return result;
 }
 
-store::NamedTensors cloned_parameters(models::ConvNetImpl& model) {
-  store::NamedTensors result;
-  for (const auto& [name, tensor] : models::named_parameters(model))
-    result.emplace_back(name, tensor.clone());
-  return result;
-}
-
 }  // namespace
 
 std::vector<std::string> metric_names() {
@@ -94,17 +86,6 @@ std::vector<store::LayerRecord> layer_records(models::ConvNetImpl& model) {
 namespace {
 
 bool all_finite(const at::Tensor& tensor) { return at::isfinite(tensor).all().item<bool>(); }
-
-std::string signal_name(int number) {
-  switch (number) {
-    case SIGUSR2:
-      return "SIGUSR2";
-    case SIGTERM:
-      return "SIGTERM";
-    default:
-      return "signal " + std::to_string(number);
-  }
-}
 
 // One epoch's training over the whole group: the sums its metrics come from, and timings.
 struct EpochTotals {
@@ -147,6 +128,8 @@ class SeedTrainer {
   std::vector<double> group_sums(std::vector<double> flags) const;
   EvalResult evaluate_set(const data::SampleSet& set);
   int64_t num_batches() const;
+  // "# resumed: seed S WHERE" in --loss-log and --sample-log.
+  void mark_step_logs(const std::string& where) const;
   void log_progress(int64_t epoch, int64_t step, const EpochTotals& totals, double start, double wait_s);
   void log_epoch(int64_t epoch, const EpochTotals& totals, const EvalResult& val, const EvalResult& test,
                  double lr, const LayerStatsSet& stats, double epoch_s, double snapshot_s);
@@ -158,12 +141,10 @@ class SeedTrainer {
   const int64_t seed_;
   const uint64_t useed_;
   std::unique_ptr<data::SampleSet> train_set_, val_set_, test_set_;
-  models::ConvNet model_{nullptr};
+  std::unique_ptr<TrainingState> state_;  // model, init copy, momenta, buckets: on the device
+  models::ConvNet model_{nullptr};         // state_->model
   std::vector<store::LayerRecord> layers_;
-  std::unique_ptr<comm::GradientReducer> reducer_;
-  std::unique_ptr<Sgd> sgd_;
   Schedule schedule_;
-  store::NamedTensors init_params_;
   store::FileComm file_comm_;
   CheckpointTimer checkpoint_timer_;
   std::set<int64_t> snapshot_epochs_;   // epochs whose parameters go into the epoch file
@@ -194,23 +175,20 @@ void SeedTrainer::load_data() {
 
 // Rank 0's init is everybody's (all ranks of the group).
 void SeedTrainer::build_model() {
-  model_ = models::make_model(context_.spec, context_.init, useed_);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& param : model_->parameters()) group_.group_broadcast(param, /*root=*/0);
-  }
-  model_->to(context_.device);
+  StateOptions state_options;
+  state_options.momentum = options_.momentum;
+  state_options.weight_decay = options_.weight_decay;
+  state_options.reducer.bucket_bytes = static_cast<int64_t>(options_.bucket_mb * (1 << 20));
+  state_options.reducer.overlap = options_.overlap;
+  state_ = std::make_unique<TrainingState>(context_.spec, context_.init, useed_, group_, context_.device,
+                                           state_options);
+  model_ = state_->model;
   layers_ = layer_records(*model_);
   for (const auto& item : model_->named_modules("", /*include_self=*/false))
     if (item.value()->as<torch::nn::Conv2dImpl>())
       for (const auto& param : item.value()->named_parameters(/*recurse=*/false))
         conv_params_.insert(item.key() + "." + param.key());
   snapshot_epochs_ = {options_.snapshot_epochs.begin(), options_.snapshot_epochs.end()};
-  comm::ReducerOptions reducer_options;
-  reducer_options.bucket_bytes = static_cast<int64_t>(options_.bucket_mb * (1 << 20));
-  reducer_options.overlap = options_.overlap;
-  reducer_ = std::make_unique<comm::GradientReducer>(group_, model_->parameters(), reducer_options);
-  sgd_ = std::make_unique<Sgd>(models::trainable_parameters(*model_), options_.momentum, options_.weight_decay);
   schedule_.kind = parse_schedule(options_.lr_schedule);
   schedule_.base_lr = options_.lr;
   schedule_.step_epochs = static_cast<int>(options_.lr_step);
@@ -233,12 +211,15 @@ bool SeedTrainer::run() {
     // A checkpoint at the epoch's end when the group stops, when the timer is due, and at the end.
     const std::vector<double> flags =
         group_sums({stop_signal_received() ? 1.0 : 0.0, group_.is_group_root() && checkpoint_timer_.due() ? 1.0 : 0.0});
-    const bool last = epoch == options_.epochs, stop = flags[0] > 0 && !last;
+    // A signal in the last epoch stops too: the seed is then complete, and the requeued job starts
+    // what follows (other seeds, the grid) with its whole time limit instead of the signal's lead.
+    const bool last = epoch == options_.epochs, stop = flags[0] > 0;
     if (stop || flags[1] > 0 || last) write_checkpoint(epoch, {});
     if (stop) {
       if (context_.log)
         *context_.log << "seed " << seed_ << ": " << signal_name(stop_signal_number()) << " after epoch " << epoch
-                      << ": checkpointed, stopping" << std::endl;
+                      << (last ? " (the last): seed complete, checkpointed, stopping" : ": checkpointed, stopping")
+                      << std::endl;
       return false;
     }
   }
@@ -250,17 +231,21 @@ int64_t SeedTrainer::resume(store::EpochProgress& progress) {
   if (!options_.resume || !store::read_checkpoint(options_.out, seed_, checkpoint)) {
     if (options_.resume && context_.log)
       *context_.log << "seed " << seed_ << ": no checkpoint yet, training from the init" << std::endl;
-    init_params_ = cloned_parameters(*model_);
+    if (options_.resume) mark_step_logs("from the init");
+    state_->start_fresh();
     return 1;
   }
   const std::string source = store::checkpoint_path(options_.out, seed_);
   HPA_REQUIRE(checkpoint.progress.step < num_batches(),
               source << ": step " << checkpoint.progress.step << " of epoch " << checkpoint.epoch + 1
                      << " is beyond its " << num_batches() << " steps (is --batch-size the run's?)");
-  models::load_parameters(*model_, checkpoint.params, source, "the run's " + options_.arch);
-  sgd_->load_momenta(checkpoint.momenta, source);
-  init_params_ = store::read_epoch_params(store::epoch_file_path(options_.out, seed_, 0));
+  state_->load(checkpoint, store::read_epoch_params(store::epoch_file_path(options_.out, seed_, 0)), source,
+               "the run's " + options_.arch);
   progress = checkpoint.progress;
+  mark_step_logs(checkpoint.epoch == options_.epochs
+                     ? "after epoch " + std::to_string(checkpoint.epoch) + " (the last: nothing left to train)"
+                     : "after epoch " + std::to_string(checkpoint.epoch) + " at step " + std::to_string(progress.step) +
+                           " of epoch " + std::to_string(checkpoint.epoch + 1));
   if (context_.epochs_left_in_job) *context_.epochs_left_in_job -= checkpoint.epoch;
   if (context_.log)
     *context_.log << "seed " << seed_ << ": resuming after epoch " << checkpoint.epoch << " at step "
@@ -272,7 +257,7 @@ int64_t SeedTrainer::resume(store::EpochProgress& progress) {
 // Epoch 0: the init, before any step.
 void SeedTrainer::snapshot_init() {
   const EvalResult val = evaluate_set(*val_set_);
-  const LayerStatsSet stats = compute_stats(*model_, layers_, init_params_);
+  const LayerStatsSet stats = compute_stats(*model_, layers_, state_->init_params);
   std::map<std::string, double> metrics;
   for (const std::string& name : metric_names()) metrics[name] = std::nan("");
   metrics["val_loss"] = val.loss;
@@ -302,7 +287,7 @@ bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
   data::BatchLoader loader(
       *train_set_, batches - first_step, [&](int64_t b) { return share(first_step + b); },
       static_cast<uint64_t>(epoch), context_.loader);
-  const double exposed_before = reducer_->exposed_seconds();
+  const double exposed_before = state_->reducer->exposed_seconds();
   double last_progress = start;
   bool stopped = false;
   data::Batch batch;
@@ -346,7 +331,7 @@ bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
   }
   totals.train_s = wall_seconds() - start;
   totals.data_wait_s = loader.wait_seconds();
-  totals.exposed_s = reducer_->exposed_seconds() - exposed_before;
+  totals.exposed_s = state_->reducer->exposed_seconds() - exposed_before;
   return !stopped;
 }
 
@@ -354,8 +339,8 @@ bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
 // and of `sums` (loss, correct counts, stop and checkpoint requests), the SGD update.
 void SeedTrainer::train_step(int64_t epoch, int64_t step, const data::Batch& batch,
                              const std::vector<int64_t>& positions, double lr, std::vector<double>& sums) {
-  sgd_->zero_grad();
-  reducer_->begin_step();
+  state_->sgd->zero_grad();
+  state_->reducer->begin_step();
   if (batch.labels.numel() > 0) {
     std::vector<uint64_t> keys;  // dropout masks keyed by (seed, epoch, the sample's position)
     keys.reserve(positions.size());
@@ -377,11 +362,13 @@ void SeedTrainer::train_step(int64_t epoch, int64_t step, const data::Batch& bat
     sums[kTop5] = counts.top5;
   }
   fault_point("allreduce", group_.group_rank());  // the group's gradient buckets are in flight
+  if (pause_points_enabled() && group_.is_group_root())
+    pause_point("train-" + std::to_string(seed_) + "-" + std::to_string(epoch) + "-" + std::to_string(step));
   sums[kStopSignal] = stop_signal_received() ? 1 : 0;
   sums[kCheckpointDue] = group_.is_group_root() && checkpoint_timer_.due() ? 1 : 0;
-  reducer_->finish_step(sums);  // all ranks of the group
+  state_->reducer->finish_step(sums);  // all ranks of the group
   check_step_finite(epoch, step, sums[kLoss]);
-  sgd_->step(lr);
+  state_->sgd->step(lr);
 }
 
 void SeedTrainer::finish_epoch(int64_t epoch, const EpochTotals& totals) {
@@ -393,7 +380,7 @@ void SeedTrainer::finish_epoch(int64_t epoch, const EpochTotals& totals) {
   const bool last = epoch == options_.epochs;
   const EvalResult test = last ? evaluate_set(*test_set_) : EvalResult{nan, nan, nan, 0};
   const double snapshot_start = wall_seconds();
-  const LayerStatsSet stats = compute_stats(*model_, layers_, init_params_);
+  const LayerStatsSet stats = compute_stats(*model_, layers_, state_->init_params);
   const double epoch_s = wall_seconds() - epoch_start;
   const double num_train = static_cast<double>(train_set_->size());
   const double images_here = std::min(num_train, static_cast<double>(totals.steps_here * options_.batch_size));
@@ -471,7 +458,7 @@ void SeedTrainer::write_snapshot(int64_t epoch, std::map<std::string, double> me
 void SeedTrainer::write_checkpoint(int64_t completed_epoch, const store::EpochProgress& progress) {
   checkpoint_timer_.restart();
   if (!group_.is_group_root()) return;
-  store::Checkpoint state{seed_, completed_epoch, progress, models::named_parameters(*model_), sgd_->momenta()};
+  store::Checkpoint state{seed_, completed_epoch, progress, models::named_parameters(*model_), state_->sgd->momenta()};
   store::write_checkpoint(options_.out, state);
 }
 
@@ -486,6 +473,11 @@ EvalResult SeedTrainer::evaluate_set(const data::SampleSet& set) {  // all ranks
   const double nan = std::nan("");
   return set.size() ? evaluate(*model_, set, group_, options_.eval_batch_size, context_.loader)
                     : EvalResult{nan, nan, nan, 0};
+}
+
+void SeedTrainer::mark_step_logs(const std::string& where) const {
+  for (std::ofstream* log : {context_.loss_log, context_.sample_log})
+    if (log) *log << "# resumed: seed " << seed_ << " " << where << std::endl;
 }
 
 void SeedTrainer::log_progress(int64_t epoch, int64_t step, const EpochTotals& totals, double start,

@@ -13,6 +13,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -134,6 +135,8 @@ CASES = [
     ("opt-grid-epochs", lambda d: [grid, good_run, "--epochs", "7"], "--epochs"),
     ("opt-pack-no-out", lambda d: [pack, os.path.join(tree, "train")], "--out"),
     ("opt-stats-arch", lambda d: [stats, "--arch", "vgg99"], "vgg99"),
+    ("opt-flag-value", lambda d: [train, "--out", f"{d}/r", "--pixel-shuffle", "maybe"],
+     "unexpected argument 'maybe' after --pixel-shuffle"),
     # --- combinations
     ("combo-resume-overwrite", lambda d: [train, "--out", f"{d}/r", "--resume", "--overwrite"],
      "--resume and --overwrite exclude each other"),
@@ -150,6 +153,10 @@ CASES = [
      "--classes-from"),
     # --- environment
     ("env-slurm-ntasks", lambda d: [train, "--out", f"{d}/r", *tiny], "SLURM_NTASKS=3", {"SLURM_NTASKS": "3"}),
+    ("env-threads-over-cpus", lambda d: ["taskset", "-c", "0", train, "--out", f"{d}/r", *tiny[:-2], "--threads", "2"],
+     "--threads 2 asks for 2 compute threads, but this process may run on 1 CPU(s) (0)"),
+    ("env-slurm-cpus-per-task", lambda d: ["taskset", "-c", "0", train, "--out", f"{d}/r", *tiny[:-2]],
+     "SLURM_CPUS_PER_TASK=2 asks for 2 compute threads", {"SLURM_CPUS_PER_TASK": "2"}),
     ("env-no-gpu", lambda d: [train, "--out", f"{d}/r", "--device", "cuda", *tiny], "--device cuda"),
     ("env-data-dir-missing", lambda d: [train, "--out", f"{d}/r", "--data-dir", f"{d}/nowhere"], "nowhere"),
     ("env-grid-no-run", lambda d: [grid, f"{d}/no_run"], "no_run"),
@@ -297,6 +304,7 @@ for case in CASES:
     # The row shows the message itself: folders as DIR, long numbers (storage keys that torch.save
     # draws at random, sizes) as N.
     shown = message.replace(d, "DIR").replace(os.path.join(work, "shared"), "DIR").replace("|", "\\|")
+    shown = shown.replace(f" on {socket.gethostname()}:", " on HOST:")  # a rank's label names its host
     documented = row.split(" | ")[-1].strip(" |`") if row else ""
     checks.check(re.sub(r"\d{6,}", "N", documented) == re.sub(r"\d{6,}", "N", shown),
                  f"{case_id}: {docs} shows {documented!r}, the program prints {shown!r}")

@@ -39,8 +39,9 @@ MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CO
 
 
 def losses(path):
+    """The step rows of a loss log ('seed epoch step loss'); a resumed run's '# resumed: ...' lines left out."""
     with open(path) as f:
-        return [line.split() for line in f]
+        return [line.split() for line in f if not line.startswith("#")]
 
 
 def start(command, loss_log, **kwargs):
@@ -118,6 +119,9 @@ final_log = os.path.join(work, "interrupted_final.loss")
 r = run(command + ["--loss-log", final_log])
 checks.check(r.returncode == 0, f"final resume failed: {r.stderr}")
 checks.check(f"resuming after epoch 1 at step {pieces[-1][1]}/{STEPS} of epoch 2" in r.stdout, r.stdout)
+first_line = open(final_log).readline().strip()
+checks.check(first_line == f"# resumed: seed {SEED} after epoch 1 at step {pieces[-1][1]} of epoch 2",
+             f"the resumed run's loss log does not begin with where it resumed: {first_line!r}")
 joined = []
 for log, _ in pieces:
     joined += losses(log)

@@ -164,14 +164,6 @@ TEST(TrainOptions, DataVariantOptions) {
   EXPECT_TRUE(hpa::train::differing_result_options(plain, other_seeds).empty());
 }
 
-TEST(TrainOptions, ThreadsFromOptionSlurmOrCores) {
-  EXPECT_EQ(hpa::train::resolve_threads(3, 1), 3);
-  setenv("SLURM_CPUS_PER_TASK", "5", 1);
-  EXPECT_EQ(hpa::train::resolve_threads(0, 2), 5);
-  unsetenv("SLURM_CPUS_PER_TASK");
-  EXPECT_GE(hpa::train::resolve_threads(0, 1000), 1);
-}
-
 TEST(Schedule, PaperSchedules) {
   hpa::train::Schedule step;
   step.base_lr = 0.01;

@@ -1,0 +1,34 @@
+// Device selection; see device.hpp. Compiles against CPU and CUDA LibTorch alike: the current
+// device is set through c10's device-guard registry, which a CUDA LibTorch fills.
+#include "common/device.hpp"
+
+#include "common/error.hpp"
+
+#include <ATen/Context.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <torch/cuda.h>
+
+namespace hpa {
+
+c10::Device select_rank_device(const std::string& kind, int local_rank, const std::string& option) {
+  if (kind == "cpu") return c10::kCPU;
+  HPA_REQUIRE(kind == "cuda", option << " must be cpu or cuda, got '" << kind << "'");
+  HPA_REQUIRE(torch::cuda::is_available(),
+              option << " cuda: this LibTorch has no CUDA or sees no GPU (build against a CUDA LibTorch, see "
+                        "env/spack.yaml)");
+  const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+  const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
+  c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(device);
+  // Input shapes are fixed for a whole run: let cuDNN time its algorithms once and keep the fastest
+  // (torch.backends.cudnn.benchmark = True in PyTorch).
+  at::globalContext().setBenchmarkCuDNN(true);
+  return device;
+}
+
+std::string describe_device(c10::Device device) {
+  if (!device.is_cuda()) return "cpu";
+  return "cuda:" + std::to_string(device.index()) + " of " + std::to_string(torch::cuda::device_count()) +
+         " visible GPU(s)";
+}
+
+}  // namespace hpa
