@@ -123,6 +123,21 @@ for row in rows:
     checks.check(np.abs(np.array(printed) - np.array(expected)).max() <= 0.0005 + 1e-12,
                  f"hpa-stats RUN: {name} printed {printed}, numpy gives {np.round(expected, 4).tolist()}")
 
+# The default init is torchvision's; a run keeps the init it started with. One made with paper's
+# (the default before) resumes without --init, and its stored init stays paper's.
+quick = ["--data-dir", FASHION_MNIST, "--train-subset", "200", "--test-subset", "100", "--epochs", "1", "--threads", "1"]
+for init, extra in (("torchvision", []), ("paper", ["--init", "paper"])):
+    kept = os.path.join(work, f"init_{init}")
+    r = run([train, "--out", kept, *quick, *extra])
+    checks.check(r.returncode == 0, f"--init {init}: {r.stderr}")
+    r = run([train, "--out", kept, *quick, "--resume"])
+    checks.check(r.returncode == 0 and "resuming after epoch 1" in r.stdout,
+                 f"a run started with {init}'s init did not resume without --init: {r.stderr}")
+    with h5py.File(os.path.join(kept, "run.h5"), "r") as f:
+        checks.check(f.attrs["init"] == init, f"stored init {f.attrs['init']}, expected {init}")
+expect_one_line_error(checks, [train, "--out", os.path.join(work, "init_paper"), *quick, "--resume", "--init",
+                               "torchvision"], "--init paper (now torchvision)")
+
 # Refusals: an existing run is not touched without --resume/--overwrite; bad options name themselves.
 before = tree_digest(out)
 expect_one_line_error(checks, [train, "--out", out, "--seeds", "3,4", "--epochs", "2", *common], "--resume")
