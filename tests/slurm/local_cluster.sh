@@ -50,7 +50,7 @@ SlurmctldPort=${HPA_SLURM_PORT:-16817}
 SlurmdPort=$((${HPA_SLURM_PORT:-16817} + 1))
 AuthType=auth/munge
 # Its own munged. A requeued job may start again cred_expire later (Slurm default 120 s).
-AuthInfo=socket=$MUNGE/munge.socket,cred_expire=10
+AuthInfo=socket=$MUNGE/munge.socket,cred_expire=5
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
@@ -65,9 +65,9 @@ ReturnToService=2
 MinJobAge=3600
 KillWait=5
 SchedulerType=sched/backfill
-# A requeued job may start again at its begin time (cred_expire, 10 s here): the main scheduler's
+# A requeued job may start again at its begin time (cred_expire, 5 s here): the main scheduler's
 # periodic pass, which starts it, runs every second instead of every 60 s (measured: 11 s from
-# requeue to restart instead of 20-60 s).
+# requeue to restart with cred_expire=10, instead of 20-60 s).
 SchedulerParameters=batch_sched_delay=0,sched_interval=1
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core

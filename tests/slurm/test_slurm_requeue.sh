@@ -22,10 +22,10 @@ SLURM_CONF=$("$cluster" conf)  # the private cluster's configuration, for sbatch
 on_cluster() { "$cluster" run "$@"; }
 fail() { echo "FAIL: $*"; cat "$work"/job-*.out 2>/dev/null | tail -40; exit 1; }
 cd "$source_dir"
-# 3000 training images, 10% held out: 22 steps of 128 per epoch (steps 0..21).
-extra="--train-subset 3000 --test-subset 1000 --epochs 2 --ranks-per-seed 2"
+# 1500 training images, 10% held out: 11 steps of 128 per epoch (steps 0..10).
+extra="--train-subset 1500 --test-subset 500 --epochs 2 --ranks-per-seed 2"
 grid_extra="--epochs 0,1,2 --rerandomize 1"
-for point in train-0-1-8 train-1-2-21 grid-3; do touch "$work/pause/$point"; done
+for point in train-0-1-4 train-1-2-10 grid-3; do touch "$work/pause/$point"; done
 jid=$(HPA_BUILD_DIR="$build_dir" HPA_EXTRA="$extra --loss-log $work/loss.txt" HPA_GRID_EXTRA="$grid_extra" \
       on_cluster sbatch --parsable --nodes=2 --ntasks-per-node=1 --cpus-per-task=2 --output="$work/job-%j.out" \
       --export=ALL,HPA_TEST_PAUSE="$work/pause" slurm/fashion_mnist_demo.sh "$work/run")
@@ -37,13 +37,13 @@ signal_at() {  # POINT: wait until the job is paused there, then signal its job 
   on_cluster scancel --signal=USR2 "$jid"
   echo "signalled the job at $1"
 }
-signal_at train-0-1-8
-signal_at train-1-2-21
+signal_at train-0-1-4
+signal_at train-1-2-10
 signal_at grid-3
 "$cluster" wait "$jid" 900 || fail "the job did not complete"
 cat "$out"
-grep -q "seed 0: SIGUSR2: checkpointed epoch 1 at step 9/22, stopping" "$out" || fail "no checkpoint inside epoch 1"
-grep -q "seed 0: resuming after epoch 0 at step 9/22 of epoch 1" "$out" || fail "no resume inside epoch 1"
+grep -q "seed 0: SIGUSR2: checkpointed epoch 1 at step 5/11, stopping" "$out" || fail "no checkpoint inside epoch 1"
+grep -q "seed 0: resuming after epoch 0 at step 5/11 of epoch 1" "$out" || fail "no resume inside epoch 1"
 grep -q "seed 1: SIGUSR2 after epoch 2 (the last): seed complete, checkpointed, stopping" "$out" ||
   fail "the signal at the last step of the last epoch did not stop the job"
 grep -q "hpa: training checkpointed on a signal; requeueing job $jid (restart 2)" "$out" || fail "no second requeue"
@@ -63,7 +63,7 @@ for rank in 0 1; do
   count=$(grep -cF "$line" "$out")
   [[ $count == 6 ]] || fail "expected '$line' in all 6 program starts, found $count"
 done
-grep -q "^# resumed: seed 0 after epoch 0 at step 9 of epoch 1" "$work/loss.txt" || fail "the loss log was not continued"
+grep -q "^# resumed: seed 0 after epoch 0 at step 5 of epoch 1" "$work/loss.txt" || fail "the loss log was not continued"
 
 # The uninterrupted reference: same options and threads, 2 ranks under mpirun, then the grid.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
