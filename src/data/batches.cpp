@@ -114,6 +114,7 @@ void BatchLoader::open_batches() {
     next.data.global_size = plan.global_size;
     next.positions = std::move(plan.positions);
     next.claimed = 0;
+    next.writing = 0;
     next.remaining = size;
     next.batch = opened_++;
   }
@@ -133,6 +134,7 @@ void BatchLoader::work() {
       const int64_t chunk = std::clamp<int64_t>(size / (4 * options_.threads), 1, 16);
       const int64_t first = current.claimed, count = std::min(chunk, size - first);
       current.claimed += count;
+      ++current.writing;
       float* out = current.data.images.data_ptr<float>() + first * sample_floats_;
       const int64_t* positions = current.positions.data() + first;
       lock.unlock();  // the sample work runs unlocked; the slot stays put until it is consumed
@@ -141,12 +143,15 @@ void BatchLoader::work() {
           samples_.write_sample(positions[k], epoch_, out + k * sample_floats_);
       } catch (...) {
         lock.lock();
+        --current.writing;
         if (!error_) error_ = std::current_exception();
         batch_done_.notify_all();
         return;
       }
       lock.lock();
-      if ((current.remaining -= count) == 0) batch_done_.notify_all();
+      --current.writing;
+      // After another worker's error the consumer waits for every claimed chunk (next()).
+      if ((current.remaining -= count) == 0 || error_) batch_done_.notify_all();
     } else if (opened_ == num_batches_) {
       return;  // every sample is claimed
     } else {
@@ -160,13 +165,17 @@ bool BatchLoader::next(Batch& batch) {
   if (consumed_ == num_batches_) return false;
   Slot& ready = slot(consumed_);
   const auto complete = [&] { return ready.batch == consumed_ && ready.remaining == 0; };
-  if (!complete() && !error_) {
+  // Every claimed chunk of this batch is written or has failed (the workers that claimed them
+  // finish them even after another worker failed): only then can an error decide that the batch
+  // stays incomplete.
+  const auto settled = [&] { return ready.batch != consumed_ || ready.writing == 0; };
+  if (!complete()) {
     const auto start = std::chrono::steady_clock::now();
-    batch_done_.wait(lock, [&] { return complete() || error_; });
+    batch_done_.wait(lock, [&] { return complete() || (error_ && settled()); });
     wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  // Batches finished before a worker failed are still handed out; the error surfaces at the first
-  // batch that cannot be completed.
+  // Batches finished before a worker failed, or being finished when it failed, are still handed
+  // out; the error surfaces at the first batch that cannot be completed.
   if (!complete()) std::rethrow_exception(error_);
   batch = std::move(ready.data);
   ready.data = Batch();

@@ -57,6 +57,7 @@ class BatchLoader {
     Batch data;
     std::vector<int64_t> positions;
     int64_t claimed = 0, remaining = 0;
+    int64_t writing = 0;  // chunks claimed and not yet written or failed
   };
   void open_batches();
   at::Tensor batch_images(const std::vector<int64_t>& shape);

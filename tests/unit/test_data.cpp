@@ -13,9 +13,13 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <thread>
 
 namespace {
 
@@ -319,6 +323,61 @@ TEST(Data, LoaderRethrowsAWorkersError) {
   } catch (const hpa::Error& error) {
     EXPECT_NE(std::string(error.what()).find("bad sample 12"), std::string::npos);
   }
+}
+
+// A sample that is still being written when a worker fails on a later batch: sample `hold` waits
+// until sample `fail_at` has failed, then a little longer, so that the failure is recorded first.
+class LateSamples : public CountingSamples {
+ public:
+  LateSamples(int64_t fail_at, int64_t hold) : CountingSamples(-1), fail_at_(fail_at), hold_(hold) {}
+  void write_sample(int64_t position, uint64_t epoch, float* out) const override {
+    if (position == fail_at_) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        failed_ = true;
+      }
+      failed_cv_.notify_all();
+      HPA_FAIL("bad sample " << position);
+    }
+    if (position == hold_) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      failed_cv_.wait(lock, [&] { return failed_; });
+      // Only makes the old defect likely to show; the loader must be right for any delay.
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CountingSamples::write_sample(position, epoch, out);
+  }
+
+ private:
+  int64_t fail_at_, hold_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable failed_cv_;
+  mutable bool failed_ = false;
+};
+
+TEST(Data, LoaderFinishesTheBatchBeingFilledWhenALaterBatchFails) {
+  const LateSamples samples(/*fail_at=*/12, /*hold=*/2);
+  hpa::data::LoaderOptions options;
+  options.threads = 3;  // one holds sample 2, the other two reach sample 12
+  options.batches_ahead = 2;
+  hpa::data::BatchLoader loader(
+      samples, 4, [](int64_t b) { return hpa::data::BatchPlan{{b * 10, b * 10 + 1, b * 10 + 2}, 3}; }, 0,
+      options);
+  hpa::data::Batch batch;
+  ASSERT_TRUE(loader.next(batch));
+  EXPECT_FLOAT_EQ(batch.images[2][0][0][0].item<float>(), 20.0f);
+  EXPECT_THROW(loader.next(batch), hpa::Error);
+}
+
+TEST(Data, LoaderErrorInTheBatchBeingFilledNeitherHangsNorHidesIt) {
+  const CountingSamples samples(/*fail_at=*/1);
+  hpa::data::LoaderOptions options;
+  options.threads = 3;
+  hpa::data::BatchLoader loader(
+      samples, 4, [](int64_t b) { return hpa::data::BatchPlan{{b * 10, b * 10 + 1, b * 10 + 2}, 3}; }, 0,
+      options);
+  hpa::data::Batch batch;
+  EXPECT_THROW(loader.next(batch), hpa::Error);
 }
 
 }  // namespace
