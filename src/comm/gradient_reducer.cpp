@@ -26,7 +26,9 @@
 #include <chrono>
 
 namespace hpa::comm {
-namespace {
+// Named, not anonymous: GradientReducer::Impl holds buckets, and a class with external linkage must
+// not hold a member of an anonymous namespace's type where the file is part of a unity build.
+namespace reducer_detail {
 
 struct Bucket {
   std::vector<size_t> params;    // indices into the parameter list
@@ -36,7 +38,8 @@ struct Bucket {
   MPI_Request request = MPI_REQUEST_NULL;
 };
 
-}  // namespace
+}  // namespace reducer_detail
+using reducer_detail::Bucket;
 
 namespace {
 

@@ -54,7 +54,7 @@ std::vector<uint8_t> photo_jpeg(int subsampling, bool progressive, int width = 5
   return bytes;
 }
 
-std::string error_of(const std::vector<uint8_t>& bytes) {
+std::string decode_error_of(const std::vector<uint8_t>& bytes) {
   try {
     hpa::image::decode_full(bytes.data(), bytes.size());
   } catch (const hpa::Error& error) {
@@ -116,25 +116,25 @@ TEST(Image, HeaderAndFullDecodeOfJpegAndPng) {
 }
 
 TEST(Image, EveryMalformedInputIsOneError) {
-  EXPECT_NE(error_of({}).find("empty file"), std::string::npos);
-  EXPECT_NE(error_of({'G', 'I', 'F', '8', '9', 'a'}).find("not a JPEG or PNG"), std::string::npos);
+  EXPECT_NE(decode_error_of({}).find("empty file"), std::string::npos);
+  EXPECT_NE(decode_error_of({'G', 'I', 'F', '8', '9', 'a'}).find("not a JPEG or PNG"), std::string::npos);
   const std::vector<uint8_t> jpeg = photo_jpeg(TJSAMP_420, false);
   EXPECT_NE(
-      error_of({jpeg.begin(), jpeg.begin() + static_cast<long>(jpeg.size() / 2)}).find("truncated JPEG"),
+      decode_error_of({jpeg.begin(), jpeg.begin() + static_cast<long>(jpeg.size() / 2)}).find("truncated JPEG"),
       std::string::npos);
   const std::vector<uint8_t> progressive = photo_jpeg(TJSAMP_420, true);
-  EXPECT_NE(error_of({progressive.begin(), progressive.begin() + static_cast<long>(progressive.size() / 2)}),
+  EXPECT_NE(decode_error_of({progressive.begin(), progressive.begin() + static_cast<long>(progressive.size() / 2)}),
             "");
-  EXPECT_NE(error_of({jpeg.begin(), jpeg.begin() + 40}), "");  // inside the header
+  EXPECT_NE(decode_error_of({jpeg.begin(), jpeg.begin() + 40}), "");  // inside the header
   std::vector<uint8_t> garbage = jpeg;
   for (size_t k = 2; k < 300; ++k) garbage[k] = static_cast<uint8_t>(k * 37);
-  EXPECT_NE(error_of(garbage), "");
+  EXPECT_NE(decode_error_of(garbage), "");
   hpa::image::RgbImage image{16, 16, std::vector<uint8_t>(16 * 16 * 3, 100)};
   const std::string path = ::testing::TempDir() + "/hpa_image_truncated.png";
   hpa::image::write_png(path, image);
   const std::vector<uint8_t> png = read_file(path);
-  EXPECT_NE(error_of({png.begin(), png.end() - 20}).find("PNG"), std::string::npos);
-  EXPECT_NE(error_of({png.begin(), png.begin() + 12}), "");
+  EXPECT_NE(decode_error_of({png.begin(), png.end() - 20}).find("PNG"), std::string::npos);
+  EXPECT_NE(decode_error_of({png.begin(), png.begin() + 12}), "");
 }
 
 // A header of a few bytes can claim gigapixels: refused before any pixel buffer is allocated (with
@@ -145,7 +145,7 @@ TEST(Image, DecompressionBombsAreRefusedFromTheHeader) {
   while (sof + 9 < jpeg.size() && !(jpeg[sof] == 0xFF && (jpeg[sof + 1] == 0xC0 || jpeg[sof + 1] == 0xC2))) ++sof;
   ASSERT_LT(sof + 9, jpeg.size());
   for (size_t at : {sof + 5, sof + 7}) jpeg[at] = 0xEA, jpeg[at + 1] = 0x60;  // 60000 x 60000
-  EXPECT_NE(error_of(jpeg).find("decompression-bomb limit"), std::string::npos) << error_of(jpeg);
+  EXPECT_NE(decode_error_of(jpeg).find("decompression-bomb limit"), std::string::npos) << decode_error_of(jpeg);
   EXPECT_THROW(hpa::image::read_header(jpeg.data(), jpeg.size()), hpa::Error);
 
   hpa::image::RgbImage image{16, 16, std::vector<uint8_t>(16 * 16 * 3, 100)};
@@ -155,7 +155,7 @@ TEST(Image, DecompressionBombsAreRefusedFromTheHeader) {
   for (size_t at : {16u, 20u}) png[at] = 0, png[at + 1] = 0, png[at + 2] = 0x4E, png[at + 3] = 0x20;  // 20000
   const uLong crc = crc32(0, png.data() + 12, 17);  // "IHDR" and its 13 bytes
   for (int k = 0; k < 4; ++k) png[29 + k] = static_cast<uint8_t>(crc >> (24 - 8 * k));
-  EXPECT_NE(error_of(png).find("20000 x 20000 pixels exceeds"), std::string::npos) << error_of(png);
+  EXPECT_NE(decode_error_of(png).find("20000 x 20000 pixels exceeds"), std::string::npos) << decode_error_of(png);
 }
 
 TEST(Image, ResampleOfEqualSizeIsTheIdentity) {
