@@ -35,6 +35,8 @@ int run(int argc, char** argv, hpa::comm::World& world) {
       "every rank stays busy; a layer whose prefix dominates is not split)")(
       "device", po::value(&o.device)->default_value(o.device),
       "cpu or cuda (the GPU local_rank % GPUs per node)")(
+      "tf32", hpa::cli::flag(&o.tf32),
+      "cuda: TF32 products in cuDNN convolutions (PyTorch's default; false: full fp32, as on the CPU)")(
       "naive", hpa::cli::flag(&o.naive),
       "evaluate every cell with its own full forward pass (reference; slower)")(
       "data-dir", po::value(&o.data_dir)->default_value(""),
@@ -72,7 +74,7 @@ int run(int argc, char** argv, hpa::comm::World& world) {
   o.config_text = hpa::cli::resolved_config(parsed.values);
   HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   // Before anything else touches a GPU or starts threads (every rank).
-  const c10::Device device = hpa::select_rank_device(o.device, world.local_rank(), "--device");
+  const c10::Device device = hpa::select_rank_device(o.device, world.local_rank(), "--device", {o.tf32, false});
   const hpa::ThreadChoice threads =
       hpa::choose_threads(o.threads, world.local_size(), o.oversubscribe_threads, world.rank_label());
   at::set_num_threads(threads.threads);

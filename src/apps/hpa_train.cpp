@@ -39,7 +39,8 @@ int run(int argc, char** argv, hpa::comm::World& world) {
   parsed.values.at("flip").value() = options.flip;  // the run stores what auto resolved to
   hpa::train::check_launch(world);
   // Before anything else touches a GPU or starts threads (every rank).
-  const c10::Device device = hpa::select_rank_device(options.device, world.local_rank(), "--device");
+  const c10::Device device = hpa::select_rank_device(options.device, world.local_rank(), "--device",
+                                                           {options.tf32, options.deterministic});
   const hpa::ThreadChoice threads =
       hpa::choose_threads(options.threads, world.local_size(), options.oversubscribe_threads, world.rank_label());
   at::set_num_threads(threads.threads);

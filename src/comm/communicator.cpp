@@ -135,6 +135,7 @@ World::World(int& argc, char**& argv) {
   HPA_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
   HPA_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   HPA_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+  HPA_MPI_CHECK(MPI_Allreduce(&world_rank_, &node_id_, 1, MPI_INT, MPI_MIN, node));
   MPI_Comm_free(&node);
 }
 
@@ -168,6 +169,12 @@ void World::world_barrier() const { HPA_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); 
 int64_t World::world_broadcast(int64_t value, int root) const {
   HPA_MPI_CHECK(MPI_Bcast(&value, 1, MPI_INT64_T, root, MPI_COMM_WORLD));
   return value;
+}
+
+std::vector<int64_t> World::world_allgather(int64_t value) const {
+  std::vector<int64_t> all(static_cast<size_t>(world_size_));
+  HPA_MPI_CHECK(MPI_Allgather(&value, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, MPI_COMM_WORLD));
+  return all;
 }
 
 const void* World::native_handle() const {

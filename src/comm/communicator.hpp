@@ -58,6 +58,8 @@ class World {
   // Ranks on this node (from MPI_COMM_TYPE_SHARED), and this rank's place among them.
   int local_size() const { return local_size_; }
   int local_rank() const { return local_rank_; }
+  // The same for every rank of this node: the lowest world rank on it.
+  int node_id() const { return node_id_; }
 
   // Every rank: splits the world into `num_groups` contiguous groups of equal size.
   Group split_groups(int num_groups) const;
@@ -66,6 +68,8 @@ class World {
   void world_barrier() const;
   // Every rank: rank `root`'s value.
   int64_t world_broadcast(int64_t value, int root) const;
+  // Every rank: every rank's `value`, in rank order.
+  std::vector<int64_t> world_allgather(int64_t value) const;
   std::string mpi_version() const;
   // "rank R of N on HOST": how errors and reports name this rank.
   std::string rank_label() const;
@@ -79,7 +83,7 @@ class World {
   static bool is_initialized();
 
  private:
-  int world_rank_ = 0, world_size_ = 1, local_size_ = 1, local_rank_ = 0;
+  int world_rank_ = 0, world_size_ = 1, local_size_ = 1, local_rank_ = 0, node_id_ = 0;
 };
 
 }  // namespace hpa::comm

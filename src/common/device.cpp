@@ -10,7 +10,8 @@
 
 namespace hpa {
 
-c10::Device select_rank_device(const std::string& kind, int local_rank, const std::string& option) {
+c10::Device select_rank_device(const std::string& kind, int local_rank, const std::string& option,
+                               const CudaNumerics& numerics) {
   if (kind == "cpu") return c10::kCPU;
   HPA_REQUIRE(kind == "cuda", option << " must be cpu or cuda, got '" << kind << "'");
   HPA_REQUIRE(torch::cuda::is_available(),
@@ -20,9 +21,21 @@ c10::Device select_rank_device(const std::string& kind, int local_rank, const st
   const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
   c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(device);
   // Input shapes are fixed for a whole run: let cuDNN time its algorithms once and keep the fastest
-  // (torch.backends.cudnn.benchmark = True in PyTorch).
-  at::globalContext().setBenchmarkCuDNN(true);
+  // (torch.backends.cudnn.benchmark = True in PyTorch), unless the run must repeat bit for bit.
+  at::globalContext().setBenchmarkCuDNN(!numerics.deterministic);
+  at::globalContext().setDeterministicCuDNN(numerics.deterministic);
+  at::globalContext().setAllowTF32CuDNN(numerics.tf32);
   return device;
+}
+
+std::string shared_gpu_in_group(const std::vector<int64_t>& node, const std::vector<int64_t>& group,
+                                const std::vector<int64_t>& gpu) {
+  for (size_t a = 0; a < node.size(); ++a)
+    for (size_t b = a + 1; b < node.size(); ++b)
+      if (node[a] == node[b] && group[a] == group[b] && gpu[a] == gpu[b])
+        return "ranks " + std::to_string(a) + " and " + std::to_string(b) + " of seed group " +
+               std::to_string(group[a]) + " share GPU " + std::to_string(gpu[a]) + " of their node";
+  return "";
 }
 
 std::string describe_device(c10::Device device) {

@@ -20,6 +20,7 @@ struct GridOptions {
   int64_t memory_mb = 2048;
   int64_t cells_per_item = 0;  // 0: sized per layer for the rank count
   std::string device = "cpu";
+  bool tf32 = true;  // CUDA: TF32 in cuDNN convolutions (common/device.hpp)
   bool naive = false;
   int64_t simulate_ranks = 0;  // > 0: measure this machine, simulate the farm on that many ranks, write nothing
   int64_t simulate_seeds = 0;  // seeds of the simulated grid (0: the run's)

@@ -98,6 +98,11 @@ po::options_description describe_train_options(TrainOptions& o) {
       "after backward)")(
       "device", po::value(&o.device)->default_value(o.device),
       "cpu or cuda (GPU local_rank % GPUs per node; several ranks per seed then need the NCCL build)")(
+      "tf32", cli::flag(&o.tf32),
+      "cuda: TF32 products in cuDNN convolutions (PyTorch's default; false: full fp32, as on the CPU)")(
+      "deterministic", cli::flag(&o.deterministic),
+      "cuda: deterministic cuDNN algorithms, no autotuning: a run repeats bit for bit on the same GPU and "
+      "software (slower)")(
       "threads", po::value(&o.threads)->default_value(o.threads),
       "compute threads per rank (0: SLURM_CPUS_PER_TASK, else the CPUs the rank is bound to, else cores / "
       "ranks on the node); more than the rank's CPUs is refused")(

@@ -33,6 +33,8 @@ struct TrainOptions {
   int64_t threads = 0;
   bool oversubscribe_threads = false;
   std::string device = "cpu";
+  bool tf32 = true;            // CUDA: TF32 in cuDNN convolutions (common/device.hpp)
+  bool deterministic = false;  // CUDA: deterministic cuDNN, no autotuning
   double val_fraction = 0.1;
   bool stratified = false;
   bool augment = true;

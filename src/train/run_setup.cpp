@@ -3,6 +3,7 @@
 
 #include "common/build_info.hpp"
 #include "common/clock.hpp"
+#include "common/device.hpp"
 #include "common/error.hpp"
 #include "data/batches.hpp"
 #include "data/variants.hpp"
@@ -210,6 +211,14 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
     HPA_REQUIRE(comm::Group::nccl_built() || ranks_per_seed == 1,
                 "--device cuda with " << ranks_per_seed
                                       << " ranks per seed needs the NCCL build (-DHPA_WITH_NCCL=ON)");
+    // Every rank takes part; NCCL itself would fail later, in the middle of its setup.
+    const std::string shared = shared_gpu_in_group(world.world_allgather(world.node_id()),
+                                                   world.world_allgather(world.world_rank() / ranks_per_seed),
+                                                   world.world_allgather(device.index()));
+    HPA_REQUIRE(shared.empty(), "--device cuda: "
+                                    << shared << "; NCCL needs one GPU per rank of a seed group: start at most "
+                                                 "as many ranks per node as it has GPUs, or train one seed per "
+                                                 "rank (--ranks-per-seed 1)");
   }
   const bool in_use =
       world.world_broadcast(world.is_world_root() ? store::run_directory_in_use(options.out) : 0, 0) != 0;

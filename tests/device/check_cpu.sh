@@ -8,18 +8,16 @@ check=$1 work=$2
 rm -rf "$work"
 mkdir -p "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-out=$("$check" --device cpu --dir "$work" --threads 2 --steps 3 --equiv-width 0.25 --equiv-batch 8 \
+out=$("$check" --device cpu --dir "$work" --threads 2 \
   --batch 2 --image 64 --timed-steps 2 --grid-images 100 --grid-variants 2)
 echo "$out"
 value() { sed -n "s/^check: $1 = //p" <<<"$out"; }
-for section in equivalence nccl throughput snapshot grid; do
+for section in nccl throughput snapshot grid; do
   [[ -n $(value "$section.seconds") ]] || fail "section $section did not run"
   [[ -z $(value "$section.error") ]] || fail "section $section: $(value "$section.error")"
 done
 [[ $(value nccl.backend) == mpi && $(value nccl.ok) == yes ]] || fail "single-rank reducer"
 (($(value nccl.launches) > 0)) || fail "the reducer launched no collective"
-[[ $(value equivalence.within_tolerance) == yes ]] || fail "cpu vs cpu equivalence"
-[[ $(value equivalence.loss_first) != "$(value equivalence.loss_last_cpu)" ]] || fail "SGD did not change the loss"
 python3 -c "import sys; sys.exit(not 570 < float(sys.argv[1]) < 580)" "$(value snapshot.megabytes)" ||
   fail "VGG19 snapshot size $(value snapshot.megabytes) MB (torchvision's has 143.7 M parameters)"
 [[ -z $(ls -A "$work") ]] || fail "scratch run directory left behind: $(ls "$work")"

@@ -1,4 +1,5 @@
 // hpa-train option checks and the learning-rate schedules.
+#include "common/device.hpp"
 #include "common/error.hpp"
 #include "train/options.hpp"
 #include "train/schedule.hpp"
@@ -179,6 +180,20 @@ TEST(Schedule, PaperSchedules) {
   mult.kind = hpa::train::ScheduleKind::mult;
   EXPECT_NEAR(mult.lr_at(3), 0.01 * 0.95 * 0.95, 1e-15);
   EXPECT_THROW(hpa::train::parse_schedule("cosine"), hpa::Error);
+}
+
+// Two ranks of one seed group on one GPU of one node: NCCL cannot run them; hpa-train refuses.
+TEST(Device, RanksOfAGroupSharingAGpuAreFound) {
+  using hpa::shared_gpu_in_group;
+  // 4 ranks, 2 nodes (ids 0 and 2), one GPU per rank, groups of 2: fine.
+  EXPECT_EQ(shared_gpu_in_group({0, 0, 2, 2}, {0, 0, 1, 1}, {0, 1, 0, 1}), "");
+  // The same GPU index on two nodes, or in two groups, is no conflict.
+  EXPECT_EQ(shared_gpu_in_group({0, 1}, {0, 0}, {0, 0}), "");
+  EXPECT_EQ(shared_gpu_in_group({0, 0}, {0, 1}, {0, 0}), "");
+  // 2 ranks of one group on a node with one GPU (local rank % 1 = 0 for both).
+  EXPECT_EQ(shared_gpu_in_group({0, 0}, {0, 0}, {0, 0}), "ranks 0 and 1 of seed group 0 share GPU 0 of their node");
+  EXPECT_EQ(shared_gpu_in_group({0, 0, 0, 0}, {0, 0, 1, 1}, {0, 1, 0, 0}),
+            "ranks 2 and 3 of seed group 1 share GPU 0 of their node");
 }
 
 }  // namespace
