@@ -52,8 +52,14 @@ if ! cmp -s "$bundle/MANIFEST" "$prefix/MANIFEST"; then
   for deb in "$bundle"/*.deb; do dpkg-deb -x "$deb" "$root"; done
   # HDF5's compiler wrapper names its install prefix; point it at the unpacked one.
   sed -i "s|^prefix=\"/usr\"|prefix=\"$root/usr\"|" "$root/usr/bin/h5pcc.openmpi"
-  # Debian's alternatives system, not the package, makes this soname link.
+  # libjpeg-turbo's CMake targets name their libraries by absolute path (/usr/lib/...): on a machine
+  # without libjpeg they would not exist, and on one with it CMake would take the system's copy.
+  sed -i "s|\"/usr/|\"$root/usr/|g" "$root/usr/lib/$arch"/cmake/*/*Targets-*.cmake
+  # Debian's alternatives system, not the packages, makes these links: the soname of PSM, and the
+  # plain program names (mpirun -> mpirun.openmpi, mpicc, mpiexec, h5pcc, ...), which CMake and
+  # users look for.
   for lib in "$root"/usr/lib/libpsm1/libpsm_infinipath.so.1.*; do ln -sf "$(basename "$lib")" "${lib%.*}"; done
+  for program in "$root"/usr/bin/*.openmpi; do ln -sf "$(basename "$program")" "${program%.openmpi}"; done
   cp "$bundle/MANIFEST" "$prefix/MANIFEST"
 fi
 libdirs=("$root/usr/lib/$arch" "$root/usr/lib/$arch/openmpi/lib" "$root/usr/lib/$arch/hdf5/openmpi"
@@ -63,6 +69,7 @@ cat >"$prefix/env.sh" <<ENV
 export PATH="$root/usr/bin:\${PATH}"
 export LD_LIBRARY_PATH="$(IFS=:; echo "${libdirs[*]}")\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export OPAL_PREFIX="$root/usr"   # Open MPI finds its components, help and wrapper data under it
+export PMIX_INSTALL_PREFIX="$root/usr/lib/$arch/pmix2"   # and PMIx its components and help files
 export HDF5_CC=mpicc.openmpi
 ENV
 # shellcheck source=/dev/null
@@ -118,7 +125,10 @@ args=(-G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHPA_BUILD_BENCHMARK
   -DBoost_DIR="$root/usr/lib/$arch/cmake/Boost-1.74.0" -DBoost_NO_SYSTEM_PATHS=ON
   -DGTest_DIR="$root/usr/lib/$arch/cmake/GTest"
   -Dlibjpeg-turbo_DIR="$root/usr/lib/$arch/cmake/libjpeg-turbo"
-  -DZLIB_ROOT="$root/usr" -DPNG_PNG_INCLUDE_DIR="$root/usr/include" -DPNG_LIBRARY="$root/usr/lib/$arch/libpng.so")
+  -DZLIB_ROOT="$root/usr" -DPNG_PNG_INCLUDE_DIR="$root/usr/include" -DPNG_LIBRARY="$root/usr/lib/$arch/libpng.so"
+  # Debian's multiarch headers (jconfig.h of libjpeg-turbo): the compiler looks for them under
+  # /usr/include/<arch> only, which a machine without libjpeg lacks.
+  -DCMAKE_CXX_FLAGS="-isystem $root/usr/include/$arch" -DCMAKE_C_FLAGS="-isystem $root/usr/include/$arch")
 if ((cuda)); then
   args+=(-DHPA_WITH_NCCL=ON)
   if [[ -z ${NCCL_ROOT:-} ]]; then
@@ -129,22 +139,32 @@ fi
 echo "build-offline.sh: LibTorch from ${torch:-the system}; dependencies from $root"
 cmake "${args[@]}"
 
-# 4. The cache must name the bundle for everything it provides.
-python3 - "$build/CMakeCache.txt" "$root" <<'PY'
+# 4. The cache must name the bundle for everything it provides, and nothing else may come from
+# the system: every path in it is the bundle's, LibTorch's (with what its CMake config finds), the
+# compiler's or a tool's, or this build's.
+python3 - "$build/CMakeCache.txt" "$root" "$(realpath "$build")" <<'PY'
 import re, sys
-cache, root = open(sys.argv[1]).read(), sys.argv[2]
-keys = [k for k in re.findall(r"^(HDF5_C_LIBRARY_[a-z0-9_]+):", cache, re.M) if k not in ("HDF5_C_LIBRARY_dl", "HDF5_C_LIBRARY_m")]
-keys += ["MPI_C_COMPILER", "MPI_mpi_LIBRARY", "HDF5_C_COMPILER_EXECUTABLE", "Boost_DIR",
-        "boost_program_options_DIR", "GTest_DIR", "libjpeg-turbo_DIR", "PNG_LIBRARY", "ZLIB_LIBRARY_RELEASE",
-        "ZLIB_INCLUDE_DIR"]
-bad = 0
-for key in keys:
-    m = re.search(rf"^{re.escape(key)}:[A-Z]+=(.*)$", cache, re.M)
-    value = m.group(1) if m else "(not in the cache)"
-    ok = value.startswith(root)
-    bad += not ok
-    print(f"  {key:28s} {'bundle' if ok else 'ELSEWHERE'}  {value}")
-sys.exit(1 if bad else 0)
+cache, root, build = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+bundled = re.compile(r"^(MPI|MPIEXEC|HPA_MPIEXEC|HDF5|Boost|boost_|GTest|GMock|libjpeg-turbo|JPEG|TurboJPEG|PNG|ZLIB)")
+system_ok = {"HDF5_C_LIBRARY_dl", "HDF5_C_LIBRARY_m"}  # glibc, named by HDF5's wrapper
+others = re.compile(r"^(CMAKE_|CCACHE_PROGRAM$|PKG_CONFIG_EXECUTABLE$|HPA_PYTHON$|HPA_REPORT_PYTHON$|OpenMP_|"
+                    r"Torch_DIR$|TORCH_|Caffe2_|c10_|kineto_|Protobuf_|gflags_|glog_|Unwind_|CUDA|CUDNN|CUPTI|"
+                    r"NCCL|nvtx|NVTX|cuDNN|CUB_|Python|pybind|LIBNVTOOLSEXT)")
+bad = checked = 0
+for key, kind, value in re.findall(r"^([A-Za-z0-9_.+-]+):(FILEPATH|PATH|STRING|UNINITIALIZED)=(/.*)$", cache, re.M):
+    paths = value.split(";")
+    if all(p.startswith(build) for p in paths):
+        continue
+    if bundled.match(key) and key not in system_ok:
+        checked += 1
+        ok = all(p.startswith(root) for p in paths)
+        print(f"  {key:34s} {'bundle' if ok else 'ELSEWHERE'}  {value}")
+        bad += not ok
+    elif not others.match(key) and key not in system_ok and kind != "STRING":
+        print(f"  {key:34s} UNKNOWN  {value} (a dependency the bundle does not cover?)")
+        bad += 1
+print(f"build-offline.sh: {checked} cache entries of bundled dependencies checked, {bad} wrong")
+sys.exit(1 if bad or checked < 15 else 0)
 PY
 ((configure_only)) && exit 0
 cmake --build "$build" ${targets[@]:+--target "${targets[@]}"}

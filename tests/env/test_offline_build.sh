@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # env.offline_build: the dependency bundle (env/offline-bundle.sh) and the offline build
-# (env/build-offline.sh) on this machine, CPU variant: unpack into a private prefix, configure hpa
-# against it (every dependency must resolve into the prefix), build the dependency probe, run it on
-# 2 ranks with the bundled Open MPI (relocated with OPAL_PREFIX), and check that the libraries it
-# loaded are the bundled ones. The full build with CUDA runs on the GPU machine (docs/gpu.md).
-# Usage: test_offline_build.sh SOURCE_DIR WORK_DIR
+# (env/build-offline.sh) on this machine with its own MPI, HDF5, Boost, libjpeg and libpng hidden,
+# CPU variant: unpack into a private prefix, configure hpa against it (every dependency must resolve
+# into the prefix), build what the device check runs and rehearse the whole check on the CPU; the
+# dependency probe on 2 ranks (bundled mpirun) must have loaded the bundled libraries. The CUDA
+# variant runs on the GPU machine (docs/gpu.md).
+# Usage: test_offline_build.sh SOURCE_DIR WORK_DIR HPA_PACK LIBTORCH_SO
 set -euo pipefail
-src=$1 work=$2
+src=$1 work=$2 hpa_pack=$3 libtorch=$4
 rm -rf "$work"
 mkdir -p "$work"
 cd "$src"
@@ -23,18 +24,24 @@ out=$(env/build-offline.sh --bundle "$work/empty" 2>&1 || true)
 out=$(env/build-offline.sh --torch 2>&1 || true)
 [[ $out == *"--torch needs a value"* ]] || fail "--torch without value: got '$out'"
 
-env/build-offline.sh --prefix "$work/prefix" --build "$work/build" hpa-deps-probe
-grep -q "^prefix=\"$(realpath "$work/prefix")/root/usr\"" "$work/prefix/root/usr/bin/h5pcc.openmpi" ||
-  fail "the prefix's h5pcc was not pointed at the prefix"
-# shellcheck source=/dev/null
-source "$work/prefix/env.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-out=$(mpirun.openmpi --oversubscribe -np 2 "$work/build/src/hpa-deps-probe" --dir "$work")
-echo "$out"
+# The rest runs where this machine's MPI, PMIx, HDF5, Boost, GoogleTest, libjpeg and libpng are
+# hidden (tests/env/hide_host_deps.sh): only the bundle can satisfy them, as on the GPU machine. In
+# there: the device check's rehearsal (tests/device/device_check.sh --rehearse), which builds with
+# env/build-offline.sh and runs every stage of the GPU check on the CPU.
+tests/device/make_data.sh "$hpa_pack" "$work/data"
+hide=(tests/env/hide_host_deps.sh --keep-for-libtorch "$libtorch:.deps/offline-bundle")
+"${hide[@]}" bash -c '! command -v mpirun mpicc h5pcc ompi_info && [[ ! -e /usr/include/boost && ! -e /etc/openmpi/openmpi-mca-params.conf ]] &&
+  ! compgen -G "/usr/lib/x86_64-linux-gnu/lib{mpi,hdf5_openmpi,boost_program_options,jpeg,turbojpeg,png16,pmix}.so*"' ||
+  fail "the host's MPI, HDF5, Boost, libjpeg or libpng is visible in the namespace"
+rc=0
+PYTHON=/usr/bin/python3 "${hide[@]}" bash tests/device/device_check.sh --rehearse --data "$work/data" \
+  --build "$work/build" --prefix "$work/prefix" "$work/check" || rc=$?
+cat "$work/check/summary.txt"
+((rc == 0)) || fail "device check rehearsal: exit status $rc (see $work/check)"
+((  $(grep -c '^stage .*: passed' "$work/check/summary.txt") == 8 )) || fail "not every stage passed"
 prefix=$(realpath "$work/prefix")
 for lib in mpi boost_program_options hdf5 turbojpeg libjpeg libpng; do
-  grep -q "^probe: $lib ok .* from $prefix/root/" <<<"$out" || fail "$lib was not loaded from the bundle"
+  grep -q "^probe: $lib ok .* from $prefix/root/" "$work/check/probe.log" || fail "$lib was not loaded from the bundle"
 done
-grep -q "^probe: hdf5 ok .*(MPI-IO, 2 ranks)" <<<"$out" || fail "parallel HDF5 on 2 ranks"
-grep -q "^probe: libtorch ok" <<<"$out" || fail "libtorch"
+grep -q "^probe: hdf5 ok .*(MPI-IO, 2 ranks)" "$work/check/probe.log" || fail "parallel HDF5 on 2 ranks"
 echo "env.offline_build: ok"
