@@ -5,7 +5,7 @@
 # links that point at them) and /etc/openmpi. Only a bundle brought along can then satisfy them, as
 # on a GPU machine that has none of them (env.offline_build runs the offline build and the device
 # check's rehearsal in here).
-#   tests/env/hide_host_deps.sh [--keep-for-libtorch] COMMAND [ARG...]
+#   tests/env/hide_host_deps.sh [--keep-for-libtorch LIBTORCH_SO:BUNDLE_DIR] COMMAND [ARG...]
 # How: each hidden path gets an overlayfs whiteout in a read-only overlay over /usr and one over
 # /etc/alternatives, and an empty read-only tmpfs covers /etc/openmpi, mounted in a new mount
 # namespace only; the host's files are not touched, and the mounts end with the namespace. Needs root.
@@ -53,9 +53,7 @@ if keep_torch:  # what the host's LibTorch loads from the hidden set that the bu
     for name, path in re.findall(r"^\s*(\S+) => (/\S+)", ldd, re.M):
         path = real(path)
         if path in files and name not in bundled:
-            # the library and the files it is reached by (its soname link), nothing else
-            kept.update({path, os.path.realpath(path)})
-            kept.update(f for f in files if os.path.islink(f) and real(os.path.realpath(f)) == path)
+            kept.update({path, os.path.realpath(path)})  # the soname link and its file, no link name
     files -= kept
 
 # Alternatives and other links that lead into the hidden files (/usr/bin/mpirun, /etc/alternatives/mpi...).
@@ -76,8 +74,7 @@ def all_hidden(folder):  # stops at the first file that is not hidden
             return False
     return True
 
-ancestors = {os.path.dirname(f) for f in files}
-ancestors = {a for f in ancestors for a in [f] + [f.rsplit("/", k)[0] for k in range(1, f.count("/"))]}
+ancestors = {a for f in files for a in [f.rsplit("/", k)[0] for k in range(1, f.count("/"))]}
 whole = set()
 for folder in sorted(a for a in ancestors if a.count("/") >= 3):  # below /usr/<x>/
     if not any(folder.startswith(w + "/") for w in whole) and all_hidden(folder):
