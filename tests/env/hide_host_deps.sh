@@ -103,6 +103,7 @@ PY
 
 # The new namespace: overlays with the whiteouts on top, checked, then COMMAND.
 set +e
+# shellcheck disable=SC2016  # the script's variables are the inner shell's
 unshare --mount --propagation private bash -c '
   set -e
   layer=$1; shift
