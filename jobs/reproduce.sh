@@ -82,6 +82,7 @@ for role in E1:repro_e1_step E2:repro_e2_random_labels E3:repro_e3_normal001 E4:
   [[ -f $repro/${role#*:}/run.h5 ]] && claims+=(--claim "${role%%:*}=$repro/${role#*:}")
 done
 if [[ ${#claims[@]} -gt 0 ]]; then
-  "$build/hpa-report" "${claims[@]}" --out "$repro/report"
+  "$build/hpa-report" "${claims[@]}" --out "$repro/report" \
+    --data-label "Fashion-MNIST in CIFAR-10's binary format (32×32, grey repeated over 3 channels; not CIFAR-10)"
   echo "report: $repro/report/reproduction.md"
 fi

@@ -4,6 +4,7 @@ import json
 import os
 from collections import defaultdict
 
+from . import claims as claim_table
 from . import figures, statistics
 from .runs import RunError, load_run
 
@@ -13,15 +14,25 @@ def _image(paths, alt=None):
     return [f"![{alt or name}]({name})", ""]
 
 
-def write_report(run_paths, out_dir, external=None):
-    """Returns the index path. `external`: optional (model_json, random_json) pair of hpa-stats files."""
-    runs = [load_run(path) for path in run_paths]
+def write_report(run_paths, out_dir, external=None, claims=None, data_label=None):
+    """Returns the index path. `external`: optional (model_json, random_json) pair of hpa-stats files.
+    `claims`: optional role -> run path of the reproduction (claims.ROLES); writes reproduction.md."""
+    claims = claims or {}
+    paths = list(run_paths) + [path for path in claims.values()
+                               if os.path.realpath(path) not in {os.path.realpath(p) for p in run_paths}]
+    runs = [load_run(path) for path in paths]
     names = [run.name for run in runs]
     if len(set(names)) != len(names):
         raise RunError(f"two runs share the folder name {max(names, key=names.count)!r}: their figures would "
                             "overwrite each other; give the runs distinct folder names")
     os.makedirs(out_dir, exist_ok=True)
-    index = ["# hpa report", "", "| run | arch | dataset | schedule | seeds | epochs |", "|---|---|---|---|---|---|"]
+    index = ["# hpa report", ""]
+    if claims:
+        by_path = {os.path.realpath(run.path): run for run in runs}
+        path = claim_table.write_reproduction({role: by_path[os.path.realpath(p)] for role, p in claims.items()},
+                                              out_dir, data_label)
+        index += [f"The paper's claims, decided on these runs: [reproduction.md]({os.path.basename(path)})", ""]
+    index += ["| run | arch | dataset | schedule | seeds | epochs |", "|---|---|---|---|---|---|"]
     all_stats = {}
     tables = []
     for run in runs:

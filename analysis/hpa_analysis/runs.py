@@ -34,6 +34,7 @@ class Run:
     neg_fraction: np.ndarray    # [S, E+1, L]
     cosines: dict               # layer name -> [S, E+1, F]
     metrics: dict               # metric name -> [S, E+1]
+    dist_l2: np.ndarray = None  # [S, E+1, L]: ||W_e - W_0|| / ||W_0|| of each conv weight
     reinit: Reinit = None
     config: str = ""
     extra: dict = field(default_factory=dict)
@@ -59,7 +60,8 @@ def load_run(path):
                   epochs=int(f.attrs["epochs"]), layer_index=np.asarray(layers["index"]), layer_names=names,
                   neg_fraction=f["stats/neg_fraction"][()],
                   cosines={n: f[f"stats/cosines/{n}"][()] for n in names},
-                  metrics={k: f["metrics"][k][()] for k in f["metrics"]}, config=str(f.attrs["config"]))
+                  metrics={k: f["metrics"][k][()] for k in f["metrics"]}, config=str(f.attrs["config"]),
+                  dist_l2=f["stats/dist_l2"][()] if "stats/dist_l2" in f else None)
     reinit_file = os.path.join(path, "reinit.h5")
     if os.path.isfile(reinit_file):
         with h5py.File(reinit_file, "r") as g:

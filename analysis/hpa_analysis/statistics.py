@@ -1,6 +1,7 @@
-"""Statistics the published tools do not report: exact binomial tests of n_l against 0.5, spread of
-n_l across seeds with 95% intervals, and the Spearman correlation between a layer's bias and its
-re-initialization drop (the paper's central claim as one number)."""
+"""Statistics the published tools do not report: exact binomial tests of n_l against 0.5, n_l's 95%
+interval (Clopper-Pearson over the filters of all seeds, inside [0, 1]) and its spread across seeds,
+and the Spearman correlation between a layer's bias and its re-initialization drop (the paper's
+central claim as one number)."""
 import numpy as np
 from scipy import stats
 
@@ -12,19 +13,23 @@ def binomial_pvalue(count_non_positive, num_filters):
     return float(stats.binomtest(int(count_non_positive), int(num_filters), 0.5).pvalue)
 
 
-def seed_interval(values):
-    """Mean, sample std and 95% t-interval across seeds (std and interval NaN for one seed)."""
+def fraction_interval(count, total, level=0.95):
+    """Clopper-Pearson (exact) interval of a fraction count / total; always inside [0, 1]."""
+    if total <= 0:
+        return float("nan"), float("nan")
+    interval = stats.binomtest(int(count), int(total), 0.5).proportion_ci(level, method="exact")
+    return float(interval.low), float(interval.high)
+
+
+def seed_spread(values):
+    """Mean and sample std across seeds (std NaN for one seed)."""
     values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, float("nan"), (float("nan"), float("nan"))
-    std = float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.975, len(values) - 1) * std / np.sqrt(len(values)))
-    return mean, std, (mean - half, mean + half)
+    return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else float("nan"))
 
 
 def layer_epoch_statistics(run):
-    """Per layer and completed epoch: n_l per seed, binomial p per seed, and the seed interval."""
+    """Per layer and completed epoch: n_l per seed, binomial p per seed, mean and sd over seeds, and the
+    95% Clopper-Pearson interval of the pooled fraction (non-positive cosines of all seeds over S*F)."""
     rows = []
     for epoch in completed_epochs(run):
         for l, name in enumerate(run.layer_names):
@@ -32,7 +37,8 @@ def layer_epoch_statistics(run):
             counts = (cosines <= 0).sum(axis=1)
             num_filters = cosines.shape[1]
             n_l = counts / num_filters
-            mean, std, (low, high) = seed_interval(n_l)
+            mean, std = seed_spread(n_l)
+            low, high = fraction_interval(counts.sum(), num_filters * len(counts))
             rows.append({"layer": int(run.layer_index[l]), "name": name, "epoch": int(epoch), "filters": int(num_filters),
                          "n_l": [float(v) for v in n_l], "non_positive": [int(c) for c in counts],
                          "binomial_p": [binomial_pvalue(c, num_filters) for c in counts],
@@ -61,7 +67,7 @@ def markdown_table(run, rows, correlation):
     last = int(completed_epochs(run)[-1])
     lines = [f"### {run.name}: {run.arch} on {run.dataset}, seeds {run.seeds}",
              "",
-             f"| layer | name | F | n_l epoch 0 (mean ± sd) | n_l epoch {last} (mean, 95% CI) | largest binomial p, epoch {last} | drop when reset to epoch 0 |",
+             f"| layer | name | F | n_l epoch 0 (mean ± sd) | n_l epoch {last} (mean, 95% CI over filters) | largest binomial p, epoch {last} | drop when reset to epoch 0 |",
              "|---|---|---|---|---|---|---|"]
     by_key = {(r["name"], r["epoch"]): r for r in rows}
     for l, name in enumerate(run.layer_names):

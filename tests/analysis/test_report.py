@@ -97,8 +97,12 @@ def test_statistics_equal_a_direct_computation(runs):
             n_l = counts / flat.shape[1]
             assert row["mean"] == pytest.approx(n_l.mean())
             assert row["std"] == pytest.approx(n_l.std(ddof=1))
-            half = stats.t.ppf(0.975, 1) * n_l.std(ddof=1) / np.sqrt(2)
-            assert row["ci95"] == pytest.approx([n_l.mean() - half, n_l.mean() + half])
+            # Clopper-Pearson from the beta quantiles, over the filters of both seeds pooled.
+            k, n = int(counts.sum()), int(counts.size * flat.shape[1])
+            low = 0.0 if k == 0 else stats.beta.ppf(0.025, k, n - k + 1)
+            high = 1.0 if k == n else stats.beta.ppf(0.975, k + 1, n - k)
+            assert row["ci95"] == pytest.approx([low, high], rel=1e-9, abs=1e-12)
+            assert 0.0 <= row["ci95"][0] <= row["mean"] <= row["ci95"][1] <= 1.0
         bias = np.abs(f["stats/neg_fraction"][:, 2, :] - 0.5).mean(axis=0)
     with h5py.File(os.path.join(runs["with_grid"], "reinit.h5"), "r") as g:
         drop = g["drop"][:, :, 0].mean(axis=0)  # reset to epoch 0
@@ -195,3 +199,53 @@ def test_hpa_report_command_from_any_directory(runs, tmp_path):
                             capture_output=True, text=True, cwd="/", env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "pip" / "index.md").exists()
+
+
+def test_claim_table_from_real_runs(runs):
+    """hpa-report --claim on runs of the real executables: the claim table, roles not run, and the layer
+    table's counts, intervals and drops against a direct computation from run.h5 and reinit.h5."""
+    out = runs["work"] / "report_claims"
+    result = report(["--claim", f"E1={runs['with_grid']}", "--claim", f"E3={runs['plain']}", "--out", out,
+                     "--data-label", "Fashion-MNIST (test)"])
+    assert result.returncode == 0, result.stderr
+    page = (out / "reproduction.md").read_text()
+    assert "[reproduction.md](reproduction.md)" in (out / "index.md").read_text()
+    assert "Fashion-MNIST (test)" in page
+    numbers = json.load(open(out / "reproduction.json"))
+    assert [c["id"] for c in numbers["claims"]] == [f"C{i}" for i in range(1, 10)]
+    verdicts = {c["id"]: c["verdict"] for c in numbers["claims"]}
+    assert verdicts["C4"] == verdicts["C6"] == verdicts["C7"] == verdicts["C8"] == "not run"  # E2, E4, E5 absent
+    assert verdicts["C9"] == "not testable here"
+    for role in ("E2", "E4", "E4-clean", "E5"):
+        assert f"| {role} | not run |" in page
+    with h5py.File(os.path.join(runs["with_grid"], "run.h5"), "r") as f, \
+            h5py.File(os.path.join(runs["with_grid"], "reinit.h5"), "r") as g:
+        last = int(f.attrs["epochs"])
+        drop = g["drop"][:, :, list(g["epochs"][()]).index(0)]
+        for l, row in enumerate(numbers["layers"]["E1"]):
+            weights = f[f"params/{row['name']}.weight"][:, last].astype(np.float64)
+            flat = weights.reshape(weights.shape[0], weights.shape[1], -1)
+            cosines = flat.sum(axis=2) / (np.linalg.norm(flat, axis=2) * np.sqrt(flat.shape[2]))
+            counts = (cosines <= 0).sum(axis=1)
+            assert row["non_positive"] == list(counts)
+            k, n = int(counts.sum()), int(counts.size * flat.shape[1])
+            low = 0.0 if k == 0 else stats.beta.ppf(0.025, k, n - k + 1)
+            high = 1.0 if k == n else stats.beta.ppf(0.975, k + 1, n - k)
+            assert row["ci95"] == pytest.approx([low, high], rel=1e-9, abs=1e-12)
+            assert " / ".join(f"{d:.3f}" for d in drop[:, l]) in page
+
+
+def test_malformed_claims_are_one_clear_error(runs, tmp_path):
+    for args, words in [(["--claim", f"E9={runs['plain']}"], ["--claim", "E9="]),
+                        (["--claim", "E1"], ["--claim", "'E1'"]),
+                        (["--claim", f"E1={runs['plain']}", "--claim", f"E1={runs['with_grid']}"], ["--claim", "E1 given twice"]),
+                        ([], ["--claim"])]:
+        result = report([*args, "--out", tmp_path / "out"])
+        assert result.returncode == 2, (args, result.stderr)
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("python3 -m hpa_analysis report: error:") or "error:" in last, last
+        assert all(word in last for word in words), (words, last)
+    assert not (tmp_path / "out").exists()
+    result = report(["--claim", f"E1={tmp_path}", "--out", tmp_path / "out"])
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "not a run directory" in lines[0]

@@ -155,15 +155,15 @@ expect_one_line_error(checks, [train, "--out", bad, "--arch", "vgg11", "--data-d
 expect_one_line_error(checks, [train, "--out", bad, "--epoch", "3"], "--epoch")
 expect_one_line_error(checks, [train, "--out", bad, "--config", "/nonexistent.cfg"], "/nonexistent.cfg")
 checks.check(not os.path.exists(bad), "a refused run created its directory")
-# Every committed job config is a complete, valid hpa-train configuration (CIFAR ones against tiny
-# files in the official binary format).
+# Every committed job config is a complete, valid hpa-train configuration (CIFAR ones against small
+# files of blank images in the official binary format).
 jobs_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "jobs")
 cifar10, cifar100 = os.path.join(work, "cifar10"), os.path.join(work, "cifar100")
 os.makedirs(cifar10)
 os.makedirs(cifar100)
 for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
-    records = np.zeros((40, 3073), np.uint8)
-    records[:, 0] = np.arange(40) % 10
+    records = np.zeros((2000, 3073), np.uint8)  # 10,000 training images: jobs/repro_e2 keeps the first 10,000
+    records[:, 0] = np.arange(2000) % 10
     records.tofile(os.path.join(cifar10, name))
 for name in ["train.bin", "test.bin"]:
     records = np.zeros((300, 3074), np.uint8)
