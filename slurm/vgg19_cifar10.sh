@@ -7,6 +7,7 @@
 #   exp             smooth schedule, 10 seeds            Figs 21, 22 top right, 24
 #   random_labels   every training label wrong, 3 seeds  Fig. 6     (submit with --ntasks=3)
 #   pixel_shuffle   shuffled training pixels, 3 seeds    Fig. 20    (submit with --ntasks=3)
+#   clean_mult      pixel_shuffle's schedule on clean pixels, 3 seeds: its control (--ntasks=3)
 #   unit_pixels     pixels in [0, 1], 3 seeds            Fig. 21 "CIFAR10/+" (submit with --ntasks=3)
 # Variables (HPA_DATA_DIR, HPA_RUN_DIR, HPA_DEVICE, ...): see slurm/small_image_run.sh. Resubmit the
 # same command to continue after a time limit.
