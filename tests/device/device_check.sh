@@ -154,9 +154,9 @@ if [[ $mode == gpu ]]; then
   fi
   note "nccl: ${NCCL_ROOT:-not found}"
 fi
-export HPA_CHECK_MODE=$mode HPA_CHECK_WORK=$out/work HPA_CHECK_BIN=$(realpath -m "$build")/src
-export HPA_CHECK_DEVICE=$([[ $mode == gpu ]] && echo cuda || echo cpu)
-export HPA_CHECK_THREADS=$([[ $mode == gpu ]] && echo 4 || echo 2)
+HPA_CHECK_BIN=$(realpath -m "$build")/src
+if [[ $mode == gpu ]]; then HPA_CHECK_DEVICE=cuda HPA_CHECK_THREADS=4; else HPA_CHECK_DEVICE=cpu HPA_CHECK_THREADS=2; fi
+export HPA_CHECK_MODE=$mode HPA_CHECK_WORK=$out/work HPA_CHECK_BIN HPA_CHECK_DEVICE HPA_CHECK_THREADS
 # 20 SGD steps (2 epochs of 10 batches of 16) of VGG11 at width 1/4 on 64x64 crops of real photographs,
 # through the ImageNet loader (pinned memory on CUDA); dropout off, since its masks come from the device's RNG.
 train_args=(--dataset imagenet --data-dir "$(realpath "$data")" --arch vgg11 --width 0.25 --image-size 64
