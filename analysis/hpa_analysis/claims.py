@@ -138,6 +138,7 @@ def claim_c1(runs):
     claim = Claim("C1", "Fig. 2, §3.3", "only the early layers are critical")
     run = runs.get("E1")
     if run is None:
+        claim.reason = "no E1 run"
         return claim
     drops, why = layer_drops(run)
     if drops is None or not is_complete(run):
@@ -157,6 +158,7 @@ def claim_c2(runs):
     claim = Claim("C2", "Fig. 7, §3.2", "trained layers are biased, towards negative projections")
     run = runs.get("E1")
     if run is None:
+        claim.reason = "no E1 run"
         return claim
     if not is_complete(run):
         claim.reason = _unfinished(run)
@@ -177,6 +179,7 @@ def claim_c3(runs):
     claim = Claim("C3", "Figs 2, 7, §3.3", "the biased layers are the critical ones")
     run = runs.get("E1")
     if run is None:
+        claim.reason = "no E1 run"
         return claim
     drops, why = layer_drops(run)
     if drops is None or not is_complete(run):
@@ -216,6 +219,7 @@ def claim_c4(runs):
     claim = Claim("C4", "Fig. 6", "random labels: unbiased while the loss is flat, biased once it falls")
     run = runs.get("E2")
     if run is None:
+        claim.reason = "no E2 run"
         return claim
     if not is_complete(run):
         claim.reason = _unfinished(run)
@@ -241,6 +245,7 @@ def claim_c5(runs):
     claim = Claim("C5", "Fig. 15", "no learning, no bias (N(0, 0.01) init)")
     run = runs.get("E3")
     if run is None:
+        claim.reason = "no E3 run"
         return claim
     if not is_complete(run):
         claim.reason = _unfinished(run)
@@ -332,6 +337,7 @@ def claim_c9(runs):
     claim = Claim("C9", "A.7", "layer 1 stays unbiased on RGB data")
     run = runs.get("E1")
     if run is None:
+        claim.reason = "no E1 run"
         return claim
     end = final_epoch(run)
     first = layer_bias(run, end)[0]
