@@ -228,9 +228,10 @@ def claim_c4(runs):
     end = final_epoch(run)
     at_flat = [r["layer"] for r in _claimed(layer_bias(run, last_flat)) if r["biased"]]
     at_end = [r["layer"] for r in _claimed(layer_bias(run, end)) if r["biased"]]
+    biased_text = (f"biased at epoch {end}: {_layers(at_end)}" if last_flat == end else
+                   f"biased at epoch {last_flat}: {_layers(at_flat)}, at {end}: {_layers(at_end)}")
     claim.number = (f"loss {loss[1]:.3f} at epoch 1, {loss[end]:.3f} at {end}; flat to epoch {last_flat}, "
-                    f"fallen {'at epoch ' + str(fallen) if fallen else 'never'}; biased at {last_flat}: "
-                    f"{_layers(at_flat)}, at {end}: {_layers(at_end)}")
+                    f"fallen {'at epoch ' + str(fallen) if fallen else 'never'}; {biased_text}")
     if fallen is None:
         claim.verdict, claim.reason = NOT_TESTABLE, f"the training loss never fell to {FALLEN_LOSS} × epoch 1's"
     elif not at_flat and at_end:
