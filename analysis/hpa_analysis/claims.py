@@ -13,7 +13,7 @@ from scipy import stats
 
 from .figures import config_value
 from .runs import completed_epochs
-from .statistics import binomial_pvalue, fraction_interval
+from .statistics import layer_counts
 
 ROLES = ("E1", "E2", "E3", "E4", "E4-clean", "E5")
 
@@ -54,26 +54,20 @@ def is_complete(run):
 
 
 def layer_bias(run, epoch):
-    """Per layer at `epoch`: counts, n_l and binomial p per seed, pooled n_l with its Clopper-Pearson
-    interval, and whether the layer is biased by the definition (every seed)."""
+    """Per layer at `epoch`: statistics.layer_counts with the pooled n_l and whether the layer is biased
+    by the definition (every seed)."""
     rows = []
     for l, name in enumerate(run.layer_names):
-        cosines = run.cosines[name][:, epoch, :]                     # [S, F]
-        filters = cosines.shape[1]
-        counts = (cosines <= 0).sum(axis=1)
-        n_l = counts / filters
-        pvalues = [binomial_pvalue(c, filters) for c in counts]
-        deviation = n_l - 0.5
-        finite = bool(np.isfinite(cosines).all())
-        biased = (finite and all(p < BIAS_P for p in pvalues)
+        row = layer_counts(run, l, epoch)
+        deviation = np.asarray(row["n_l"]) - 0.5
+        finite = bool(np.isfinite(run.cosines[name][:, epoch, :]).all())
+        biased = (finite and all(p < BIAS_P for p in row["binomial_p"])
                   and bool(np.all(np.abs(deviation) >= BIAS_DEVIATION - 1e-12))
                   and (bool(np.all(deviation > 0)) or bool(np.all(deviation < 0))))
-        low, high = fraction_interval(counts.sum(), filters * len(counts))
-        rows.append({"layer": int(run.layer_index[l]), "name": name, "filters": int(filters),
-                     "non_positive": [int(c) for c in counts], "n_l": [float(v) for v in n_l],
-                     "binomial_p": pvalues, "pooled": float(counts.sum() / (filters * len(counts))),
-                     "ci95": [low, high], "biased": bool(biased),
-                     "direction": "negative" if biased and deviation[0] > 0 else ("positive" if biased else "")})
+        row["pooled"] = float(np.mean(row["n_l"]))  # every seed has the same F
+        row["biased"] = bool(biased)
+        row["direction"] = "negative" if biased and deviation[0] > 0 else ("positive" if biased else "")
+        rows.append(row)
     return rows
 
 
@@ -133,17 +127,38 @@ def _unfinished(run):
     return f"{run.name} has reached epoch {final_epoch(run)} of {run.epochs}"
 
 
+def _finished(claim, runs, roles, grid=False):
+    """[(run, drops)] for `roles` when each run exists and reached its last epoch (and, with `grid`, has
+    finished drops at reset to epoch 0); else None, with the claim's reason saying what is missing."""
+    found = []
+    for role in roles:
+        run = runs.get(role)
+        if run is None:
+            claim.reason = f"no {role} run" if len(roles) == 1 else f"needs {' and '.join(roles)}"
+            return None
+        if not is_complete(run):
+            claim.reason = _unfinished(run)
+            return None
+        drops, why = layer_drops(run) if grid else (None, "")
+        if grid and drops is None:
+            claim.reason = f"{run.name}: {why}"
+            return None
+        found.append((run, drops))
+    return found
+
+
+def _wilcoxon_verdict(claim, p):
+    claim.verdict = REPRODUCED if p < SIGNIFICANCE else NOT_REPRODUCED
+    claim.reason = f"one-sided Wilcoxon p {'<' if p < SIGNIFICANCE else '≥'} {SIGNIFICANCE}"
+
+
 # Each claim: (id, the paper's figure, its claim), decided from the runs by role.
 def claim_c1(runs):
     claim = Claim("C1", "Fig. 2, §3.3", "only the early layers are critical")
-    run = runs.get("E1")
-    if run is None:
-        claim.reason = "no E1 run"
+    found = _finished(claim, runs, ["E1"], grid=True)
+    if found is None:
         return claim
-    drops, why = layer_drops(run)
-    if drops is None or not is_complete(run):
-        claim.verdict, claim.reason = NOT_RUN, why or _unfinished(run)
-        return claim
+    (run, drops), = found
     critical = [int(run.layer_index[i]) for i, c in enumerate(drops["critical"]) if c]
     layers = len(run.layer_names)
     prefix = len(critical) > 0 and critical == list(range(1, len(critical) + 1)) and len(critical) < layers
@@ -156,13 +171,10 @@ def claim_c1(runs):
 
 def claim_c2(runs):
     claim = Claim("C2", "Fig. 7, §3.2", "trained layers are biased, towards negative projections")
-    run = runs.get("E1")
-    if run is None:
-        claim.reason = "no E1 run"
+    found = _finished(claim, runs, ["E1"])
+    if found is None:
         return claim
-    if not is_complete(run):
-        claim.reason = _unfinished(run)
-        return claim
+    (run, _), = found
     rows = _claimed(layer_bias(run, final_epoch(run)))
     biased = [row for row in rows if row["biased"]]
     negative = [row for row in biased if row["direction"] == "negative"]
@@ -177,14 +189,10 @@ def claim_c2(runs):
 
 def claim_c3(runs):
     claim = Claim("C3", "Figs 2, 7, §3.3", "the biased layers are the critical ones")
-    run = runs.get("E1")
-    if run is None:
-        claim.reason = "no E1 run"
+    found = _finished(claim, runs, ["E1"], grid=True)
+    if found is None:
         return claim
-    drops, why = layer_drops(run)
-    if drops is None or not is_complete(run):
-        claim.reason = why or _unfinished(run)
-        return claim
+    (run, drops), = found
     test = biased_critical_test(layer_bias(run, final_epoch(run)), drops)
     (a, b), (c, d) = test["table"]
     claim.number = (f"biased & critical {a}, biased only {b}, critical only {c}, neither {d}; one-sided Fisher "
@@ -217,13 +225,10 @@ def loss_phases(run):
 
 def claim_c4(runs):
     claim = Claim("C4", "Fig. 6", "random labels: unbiased while the loss is flat, biased once it falls")
-    run = runs.get("E2")
-    if run is None:
-        claim.reason = "no E2 run"
+    found = _finished(claim, runs, ["E2"])
+    if found is None:
         return claim
-    if not is_complete(run):
-        claim.reason = _unfinished(run)
-        return claim
+    (run, _), = found
     loss, last_flat, fallen = loss_phases(run)
     end = final_epoch(run)
     at_flat = [r["layer"] for r in _claimed(layer_bias(run, last_flat)) if r["biased"]]
@@ -244,13 +249,10 @@ def claim_c4(runs):
 
 def claim_c5(runs):
     claim = Claim("C5", "Fig. 15", "no learning, no bias (N(0, 0.01) init)")
-    run = runs.get("E3")
-    if run is None:
-        claim.reason = "no E3 run"
+    found = _finished(claim, runs, ["E3"])
+    if found is None:
         return claim
-    if not is_complete(run):
-        claim.reason = _unfinished(run)
-        return claim
+    (run, _), = found
     end = final_epoch(run)
     accuracy = run.metrics["train_accuracy"][:, end]
     biased = [r["layer"] for r in _claimed(layer_bias(run, end)) if r["biased"]]
@@ -266,62 +268,42 @@ def claim_c5(runs):
 
 
 def _mean_bias(run):
-    rows = _claimed(layer_bias(run, final_epoch(run)))
-    return [r["layer"] for r in rows], [abs(np.mean(r["n_l"]) - 0.5) for r in rows]
+    """|mean n_l - 0.5| of layers 2..L at the run's last completed epoch."""
+    return [abs(np.mean(r["n_l"]) - 0.5) for r in _claimed(layer_bias(run, final_epoch(run)))]
 
 
 def claim_c6(runs):
     claim = Claim("C6", "Fig. 20", "shuffled pixels give less bias than clean ones")
-    shuffled, clean = runs.get("E4"), runs.get("E4-clean")
-    if shuffled is None or clean is None:
-        claim.reason = "needs E4 and E4-clean"
+    found = _finished(claim, runs, ["E4", "E4-clean"])
+    if found is None:
         return claim
-    for run in (shuffled, clean):
-        if not is_complete(run):
-            claim.reason = _unfinished(run)
-            return claim
-    _, bias_shuffled = _mean_bias(shuffled)
-    _, bias_clean = _mean_bias(clean)
+    bias_shuffled, bias_clean = (_mean_bias(run) for run, _ in found)
     p = wilcoxon_less(bias_shuffled, bias_clean)
     claim.number = (f"mean |n_l − 0.5| over layers 2..L: shuffled {np.mean(bias_shuffled):.3f}, clean "
                     f"{np.mean(bias_clean):.3f}; Wilcoxon p = {p:.3g}")
-    claim.verdict = REPRODUCED if p < SIGNIFICANCE else NOT_REPRODUCED
-    claim.reason = f"one-sided Wilcoxon p {'<' if p < SIGNIFICANCE else '≥'} {SIGNIFICANCE}"
+    _wilcoxon_verdict(claim, p)
     return claim
 
 
 def claim_c7(runs):
     claim = Claim("C7", "Fig. 22", "the step schedule varies less across seeds than the smooth one")
-    step, smooth = runs.get("E1"), runs.get("E5")
-    if step is None or smooth is None:
-        claim.reason = "needs E1 and E5"
+    found = _finished(claim, runs, ["E1", "E5"])
+    if found is None:
         return claim
-    for run in (step, smooth):
-        if not is_complete(run):
-            claim.reason = _unfinished(run)
-            return claim
     sd = [[float(np.std(r["n_l"], ddof=1)) for r in _claimed(layer_bias(run, final_epoch(run)))]
-          for run in (step, smooth)]
+          for run, _ in found]
     p = wilcoxon_less(sd[0], sd[1])
     claim.number = f"sd of n_l across seeds, mean over layers 2..L: step {np.mean(sd[0]):.3f}, smooth {np.mean(sd[1]):.3f}; Wilcoxon p = {p:.3g}"
-    claim.verdict = REPRODUCED if p < SIGNIFICANCE else NOT_REPRODUCED
-    claim.reason = f"one-sided Wilcoxon p {'<' if p < SIGNIFICANCE else '≥'} {SIGNIFICANCE}"
+    _wilcoxon_verdict(claim, p)
     return claim
 
 
 def claim_c8(runs):
     claim = Claim("C8", "Fig. 24, A.8", "the smooth schedule gives as many critical layers, with smaller drops")
-    step, smooth = runs.get("E1"), runs.get("E5")
-    if step is None or smooth is None:
-        claim.reason = "needs E1 and E5"
+    found = _finished(claim, runs, ["E1", "E5"], grid=True)
+    if found is None:
         return claim
-    drops = []
-    for run in (step, smooth):
-        run_drops, why = layer_drops(run)
-        if run_drops is None or not is_complete(run):
-            claim.reason = f"{run.name}: {why or _unfinished(run)}"
-            return claim
-        drops.append(run_drops)
+    drops = [run_drops for _, run_drops in found]
     counts = [sum(d["critical"]) for d in drops]
     p = wilcoxon_less(drops[1]["mean"], drops[0]["mean"])
     claim.number = (f"critical layers: step {counts[0]}, smooth {counts[1]}; mean drop at reset to epoch 0: step "
@@ -337,7 +319,7 @@ def claim_c8(runs):
 def claim_c9(runs):
     claim = Claim("C9", "A.7", "layer 1 stays unbiased on RGB data")
     run = runs.get("E1")
-    if run is None:
+    if run is None:  # reported at the last completed epoch: no verdict waits for the end
         claim.reason = "no E1 run"
         return claim
     end = final_epoch(run)
@@ -352,16 +334,15 @@ def claim_c9(runs):
 CLAIMS = (claim_c1, claim_c2, claim_c3, claim_c4, claim_c5, claim_c6, claim_c7, claim_c8, claim_c9)
 
 
-def distance_beside_bias(run):
-    """E0: per layer at the final epoch, the mean distance from init, |mean n_l - 0.5| and the mean drop at
-    reset to epoch 0, with Spearman's rho of the distance against each (over all layers)."""
+def distance_beside_bias(run, rows, drops):
+    """E0: per layer at the final epoch, the mean distance from init, |mean n_l - 0.5| (from `rows`, the
+    run's layer_bias there) and the mean drop at reset to epoch 0 (`drops`, or None), with Spearman's rho
+    of the distance against each (over all layers)."""
     if run.dist_l2 is None:
         return None
     end = final_epoch(run)
-    rows = layer_bias(run, end)
     distance = np.nanmean(run.dist_l2[:, end, :], axis=0)
     bias = [abs(np.mean(r["n_l"]) - 0.5) for r in rows]
-    drops, _ = layer_drops(run)
     result = {"epoch": end, "distance": [float(d) for d in distance], "bias": [float(b) for b in bias],
               "drop": drops["mean"] if drops else None}
     for key, values in (("bias", bias), ("drop", drops["mean"] if drops else None)):
@@ -371,10 +352,8 @@ def distance_beside_bias(run):
     return result
 
 
-def _run_table(run):
+def _run_table(run, rows, drops, why):
     end = final_epoch(run)
-    rows = layer_bias(run, end)
-    drops, why = layer_drops(run)
     distance = np.nanmean(run.dist_l2[:, end, :], axis=0) if run.dist_l2 is not None else None
     lines = [f"| layer | F | n_l per seed, epoch {end} | n_l pooled [95 % CI] | largest p | biased | "
              f"distance from init | drop at reset to 0 per seed (mean) | critical |",
@@ -423,13 +402,15 @@ def write_reproduction(runs, out_dir, data_label=None):
         else:
             lines.append(f"| {role} | not run | | | | |")
     lines.append("")
-    distances = {}
+    layers, distances = {}, {}
     for role in ROLES:
         if role not in runs:
             continue
         run = runs[role]
-        lines += [f"## {role}: {run.name} ({label})", ""] + _run_table(run)
-        distances[role] = distance_beside_bias(run)
+        layers[role] = layer_bias(run, final_epoch(run))
+        drops, why = layer_drops(run)
+        lines += [f"## {role}: {run.name} ({label})", ""] + _run_table(run, layers[role], drops, why)
+        distances[role] = distance_beside_bias(run, layers[role], drops)
         if distances[role] and "rho_bias" in distances[role]:
             e0 = distances[role]
             text = f"E0: Spearman ρ of the distance from init against |n_l − 0.5| = {e0['rho_bias']:.2f} (p = {e0['p_bias']:.2g})"
@@ -442,7 +423,7 @@ def write_reproduction(runs, out_dir, data_label=None):
     with open(os.path.join(out_dir, "reproduction.json"), "w") as f:
         json.dump({"data": label, "claims": [asdict(c) for c in claims],
                    "runs": {role: runs[role].path for role in runs},
-                   "layers": {role: layer_bias(runs[role], final_epoch(runs[role])) for role in runs},
+                   "layers": layers,
                    "distance": distances}, f, indent=1, allow_nan=True)
     return path
 

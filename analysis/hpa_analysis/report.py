@@ -18,8 +18,8 @@ def write_report(run_paths, out_dir, external=None, claims=None, data_label=None
     """Returns the index path. `external`: optional (model_json, random_json) pair of hpa-stats files.
     `claims`: optional role -> run path of the reproduction (claims.ROLES); writes reproduction.md."""
     claims = claims or {}
-    paths = list(run_paths) + [path for path in claims.values()
-                               if os.path.realpath(path) not in {os.path.realpath(p) for p in run_paths}]
+    given = {os.path.realpath(path) for path in run_paths}
+    paths = list(run_paths) + [path for path in claims.values() if os.path.realpath(path) not in given]
     runs = [load_run(path) for path in paths]
     names = [run.name for run in runs]
     if len(set(names)) != len(names):

@@ -27,22 +27,27 @@ def seed_spread(values):
     return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else float("nan"))
 
 
+def layer_counts(run, l, epoch):
+    """Conv layer l at `epoch`: per seed the count of cosines <= 0, n_l and the two-sided binomial p
+    against 0.5, and the 95% Clopper-Pearson interval of the pooled fraction (all seeds over S*F)."""
+    cosines = run.cosines[run.layer_names[l]][:, epoch, :]              # [S, F]
+    counts = (cosines <= 0).sum(axis=1)
+    num_filters = cosines.shape[1]
+    low, high = fraction_interval(counts.sum(), num_filters * len(counts))
+    return {"layer": int(run.layer_index[l]), "name": run.layer_names[l], "epoch": int(epoch),
+            "filters": int(num_filters), "n_l": [float(v) for v in counts / num_filters],
+            "non_positive": [int(c) for c in counts], "binomial_p": [binomial_pvalue(c, num_filters) for c in counts],
+            "ci95": [low, high]}
+
+
 def layer_epoch_statistics(run):
-    """Per layer and completed epoch: n_l per seed, binomial p per seed, mean and sd over seeds, and the
-    95% Clopper-Pearson interval of the pooled fraction (non-positive cosines of all seeds over S*F)."""
+    """Per layer and completed epoch: layer_counts with the mean and sd of n_l over seeds."""
     rows = []
     for epoch in completed_epochs(run):
-        for l, name in enumerate(run.layer_names):
-            cosines = run.cosines[name][:, epoch, :]              # [S, F]
-            counts = (cosines <= 0).sum(axis=1)
-            num_filters = cosines.shape[1]
-            n_l = counts / num_filters
-            mean, std = seed_spread(n_l)
-            low, high = fraction_interval(counts.sum(), num_filters * len(counts))
-            rows.append({"layer": int(run.layer_index[l]), "name": name, "epoch": int(epoch), "filters": int(num_filters),
-                         "n_l": [float(v) for v in n_l], "non_positive": [int(c) for c in counts],
-                         "binomial_p": [binomial_pvalue(c, num_filters) for c in counts],
-                         "mean": mean, "std": std, "ci95": [low, high]})
+        for l in range(len(run.layer_names)):
+            row = layer_counts(run, l, epoch)
+            row["mean"], row["std"] = seed_spread(row["n_l"])
+            rows.append(row)
     return rows
 
 
