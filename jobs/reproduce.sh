@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The reproduction of docs/reproduction.md on one machine: trains E1, E3, E2, E5, E4 (3 seeds
-# each, one MPI rank per seed), runs the re-initialization grid of E1 and E5, and writes the report
-# with the claim table. Every step continues what an earlier call left (hpa-train --resume from
-# its checkpoint, the grid from its reinit.h5): run the same command again after a stop or a crash.
-#   bash jobs/reproduce.sh [EXPERIMENT ...]      EXPERIMENT: e1 e3 e2 e5 e4 (default: all, this order)
+# The reproduction of docs/reproduction.md on one machine: trains E1, E3, E2, E5, E4 and E1 with
+# VGG19 (3 seeds each, one MPI rank per seed), runs the re-initialization grid of E1, E5 and E1-VGG19,
+# and writes the reports with the claim table (VGG19's in report_vgg19/). Every step continues what
+# an earlier call left (hpa-train --resume from its checkpoint, the grid from its reinit.h5): run the
+# same command again after a stop or a crash.
+#   bash jobs/reproduce.sh [EXPERIMENT ...]      EXPERIMENT: e1 e3 e2 e5 e4 e1v (default: all, this order)
 #   HPA_REPRO_DIR    where the runs go                        default runs/repro
 #   HPA_BUILD_DIR    a build with src/hpa-train, src/hpa-reinit-grid, hpa-report
 #                                                             default build/release (built if absent)
@@ -19,9 +20,9 @@ ranks=3  # one per seed: seeds = 0-2 in every job
 threads=${HPA_THREADS:-$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))}
 grid_epochs=0,1,2,3,5,8,16,24
 experiments=("$@")
-[[ ${#experiments[@]} -gt 0 ]] || experiments=(e1 e3 e2 e5 e4)
+[[ ${#experiments[@]} -gt 0 ]] || experiments=(e1 e3 e2 e5 e4 e1v)
 for experiment in "${experiments[@]}"; do
-  case $experiment in e1|e2|e3|e4|e5) ;; *) echo "reproduce.sh: unknown experiment '$experiment' (e1 e2 e3 e4 e5)" >&2; exit 2;; esac
+  case $experiment in e1|e2|e3|e4|e5|e1v) ;; *) echo "reproduce.sh: unknown experiment '$experiment' (e1 e2 e3 e4 e5 e1v)" >&2; exit 2;; esac
 done
 
 if [[ ! -x $build/src/hpa-train && -z ${HPA_BUILD_DIR:-} ]]; then
@@ -72,6 +73,7 @@ for experiment in "${experiments[@]}"; do
     e3) train repro_e3_normal001 ;;
     e4) train repro_e4_clean && train repro_e4_pixel_shuffle ;;
     e5) train repro_e5_smooth && grid repro_e5_smooth ;;
+    e1v) train repro_e1_vgg19 && grid repro_e1_vgg19 ;;
   esac
 done
 
@@ -85,4 +87,9 @@ if [[ ${#claims[@]} -gt 0 ]]; then
   "$build/hpa-report" "${claims[@]}" --out "$repro/report" \
     --data-label "Fashion-MNIST in CIFAR-10's binary format (32×32, grey repeated over 3 channels; not CIFAR-10)"
   echo "report: $repro/report/reproduction.md"
+fi
+if [[ -f $repro/repro_e1_vgg19/run.h5 ]]; then  # VGG19 answers the claims E1 answers (C1-C3, C9), on its own
+  "$build/hpa-report" --claim "E1=$repro/repro_e1_vgg19" --out "$repro/report_vgg19" \
+    --data-label "Fashion-MNIST in CIFAR-10's binary format (32×32, grey repeated over 3 channels; not CIFAR-10)"
+  echo "report: $repro/report_vgg19/reproduction.md"
 fi
