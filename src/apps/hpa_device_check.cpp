@@ -10,6 +10,7 @@
 // grid stages run the real programs): --compare train|params|grids RUN...
 #include "comm/communicator.hpp"
 #include "comm/gradient_reducer.hpp"
+#include "comm/reduction.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "data/memory_dataset.hpp"
@@ -19,13 +20,13 @@
 #include "store/reinit_file.hpp"
 #include "store/run_directory.hpp"
 #include "train/sgd.hpp"
+#include "train/step.hpp"
 
 #include <ATen/Context.h>
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
-#include <boost/program_options.hpp>
 #include <torch/cuda.h>
-#include <torch/nn/functional/loss.h>
+#include <boost/program_options.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -71,19 +72,14 @@ double max_relative(const at::Tensor& a, const at::Tensor& b) {
   return (x - y).abs().max().item<double>() / std::max(1e-30, y.abs().max().item<double>());
 }
 
-// One SGD step of hpa's rule on `model`, loss the batch mean; returns the loss.
+// One step of hpa-train's own SGD step (train/step.hpp) on the whole batch, lr 0.01; returns the
+// batch's mean loss.
 double sgd_step(hpa::models::ConvNetImpl& model, hpa::train::Sgd& sgd, const at::Tensor& images,
                 const at::Tensor& labels, hpa::comm::GradientReducer* reducer) {
-  sgd.zero_grad();
-  if (reducer) reducer->begin_step();
-  const at::Tensor loss = torch::nn::functional::cross_entropy(model.forward(images), labels);
-  loss.backward();
-  if (reducer) {
-    std::vector<double> none;
-    reducer->finish_step(none);
-  }
-  sgd.step(0.01);
-  return loss.item<double>();
+  std::vector<double> sums(hpa::train::kNumModelSums, 0.0);
+  const int64_t batch = labels.size(0);
+  hpa::train::sgd_step(model, sgd, reducer, images, labels, batch, 0.01, sums);
+  return sums[hpa::train::kLoss] / static_cast<double>(batch);
 }
 
 hpa::models::ConvNet make(Arch arch, int64_t classes, double width, double dropout, const c10::Device& device) {
@@ -120,7 +116,7 @@ void nccl(const c10::Device& device, const hpa::comm::World& world) {
   double diff = 0;
   const auto a = hpa::models::named_parameters(*model), b = hpa::models::named_parameters(*twin);
   for (size_t k = 0; k < a.size(); ++k) diff = std::max(diff, max_relative(a[k].second, b[k].second));
-  print("nccl.backend", device.is_cuda() ? (hpa::comm::Group::nccl_built() ? "nccl" : "none") : "mpi");
+  print("nccl.backend", device.is_cuda() ? (hpa::comm::nccl_built() ? "nccl" : "none") : "mpi");
   print("nccl.buckets", static_cast<double>(reducer.num_buckets()));
   print("nccl.launches", static_cast<double>(reducer.launches()));
   print("nccl.loss_diff", std::abs(loss - twin_loss));

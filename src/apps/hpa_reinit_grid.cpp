@@ -6,6 +6,7 @@
 #include "common/error.hpp"
 #include "common/process.hpp"
 #include "common/stop_request.hpp"
+#include "experiment/grid_options.hpp"
 #include "reinit/job.hpp"
 
 #include <ATen/Parallel.h>
@@ -17,44 +18,8 @@ namespace {
 namespace po = boost::program_options;
 
 int run(int argc, char** argv, hpa::comm::World& world) {
-  hpa::reinit::GridOptions o;
-  po::options_description description("options");
-  description.add_options()("run", po::value(&o.run_dir), "run directory written by hpa-train (required)")(
-      "epochs", po::value(&o.epochs_text)->default_value(o.epochs_text),
-      "reset epochs: 'all' (every epoch whose parameters the run kept), or list and ranges, e.g. 0,1,2,5-10")(
-      "rerandomize", po::value(&o.rerandomize)->default_value(o.rerandomize),
-      "re-randomization draws per layer from the init distribution")(
-      "memory-mb", po::value(&o.memory_mb)->default_value(o.memory_mb),
-      "activation memory budget per rank (MiB): sizes --batch-size (at most 1000) and, on cuda, --stack-limit")(
-      "batch-size", po::value(&o.batch_size)->default_value(o.batch_size),
-      "test images per batch (0: what --memory-mb allows, at most 1000)")(
-      "stack-limit", po::value(&o.stack_limit)->default_value(o.stack_limit),
-      "fused: most images (variants x batch) pushed through the network at once (0: cpu one batch, cuda from --memory-mb)")(
-      "cells-per-item", po::value(&o.cells_per_item)->default_value(o.cells_per_item),
-      "cells (reset epochs and re-randomizations of one layer) per work item (0: sized per layer so that "
-      "every rank stays busy; a layer whose prefix dominates is not split)")(
-      "device", po::value(&o.device)->default_value(o.device),
-      "cpu or cuda (the GPU local_rank % GPUs per node)")(
-      "tf32", hpa::cli::flag(&o.tf32),
-      "cuda: TF32 products in cuDNN convolutions (PyTorch's default; false: full fp32, as on the CPU)")(
-      "naive", hpa::cli::flag(&o.naive),
-      "evaluate every cell with its own full forward pass (reference; slower)")(
-      "data-dir", po::value(&o.data_dir)->default_value(""),
-      "dataset folder (default: the one the run was trained from)")(
-      "flush-seconds", po::value(&o.flush_seconds)->default_value(o.flush_seconds),
-      "rewrite RUN/reinit.h5 at least this often while results come in")(
-      "threads", po::value(&o.threads)->default_value(o.threads),
-      "compute threads per rank (0: SLURM_CPUS_PER_TASK, else the CPUs the rank is bound to, else cores / "
-      "ranks on the node); more than the rank's CPUs is refused")(
-      "oversubscribe-threads", hpa::cli::flag(&o.oversubscribe_threads),
-      "allow more compute threads than the CPUs this rank may run on (its affinity mask)")(
-      "overwrite", hpa::cli::flag(&o.overwrite),
-      "ignore and replace an existing RUN/reinit.h5 (default: resume it)")(
-      "simulate-ranks", po::value(&o.simulate_ranks)->default_value(o.simulate_ranks),
-      "N > 0: time each layer's prefix and suffix on this machine, simulate the farm's schedule of the grid "
-      "on N ranks and print how busy they stay; evaluates no cell, writes nothing")(
-      "simulate-seeds", po::value(&o.simulate_seeds)->default_value(o.simulate_seeds),
-      "seeds of the simulated grid (0: the run's)");
+  hpa::experiment::GridOptions o;
+  po::options_description description = hpa::experiment::describe_grid_options(o);
   po::positional_options_description positional;
   positional.add("run", 1);
   const hpa::cli::ParseResult parsed = hpa::cli::parse(argc, argv, description, positional);
@@ -70,11 +35,11 @@ int run(int argc, char** argv, hpa::comm::World& world) {
           description);
     return 0;
   }
-  HPA_REQUIRE(!o.run_dir.empty(), "give the run directory (see --help)");
+  hpa::experiment::validate_grid_options(o);
   o.config_text = hpa::cli::resolved_config(parsed.values);
-  HPA_REQUIRE(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   // Before anything else touches a GPU or starts threads (every rank).
-  const c10::Device device = hpa::select_rank_device(o.device, world.local_rank(), "--device", {o.tf32, false});
+  const c10::Device device = hpa::select_rank_device(hpa::experiment::device_kind_name(o.device),
+                                                     world.local_rank(), "--device", {o.tf32, false});
   const hpa::ThreadChoice threads =
       hpa::choose_threads(o.threads, world.local_size(), o.oversubscribe_threads, world.rank_label());
   at::set_num_threads(threads.threads);

@@ -7,8 +7,9 @@
 #include "common/device.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
-#include "train/run_setup.hpp"
 #include "common/stop_request.hpp"
+#include "experiment/spec.hpp"
+#include "train/run_setup.hpp"
 #include "train/trainer.hpp"
 
 #include <ATen/Parallel.h>
@@ -21,8 +22,8 @@ namespace {
 namespace po = boost::program_options;
 
 int run(int argc, char** argv, hpa::comm::World& world) {
-  hpa::train::TrainOptions options;
-  po::options_description description = hpa::train::describe_train_options(options);
+  hpa::experiment::TrainOptions options;
+  po::options_description description = hpa::experiment::describe_train_options(options);
   hpa::cli::ParseResult parsed =
       hpa::cli::parse(argc, argv, description, po::positional_options_description());
   if (parsed.help_requested) {
@@ -35,31 +36,33 @@ int run(int argc, char** argv, hpa::comm::World& world) {
           description);
     return 0;
   }
-  hpa::train::validate(options);
-  parsed.values.at("flip").value() = options.flip;  // the run stores what auto resolved to
+  hpa::experiment::validate(options);  // also resolves --flip auto, so the run stores what it resolved to
   hpa::train::check_launch(world);
   // Before anything else touches a GPU or starts threads (every rank).
-  const c10::Device device = hpa::select_rank_device(options.device, world.local_rank(), "--device",
-                                                           {options.tf32, options.deterministic});
-  const hpa::ThreadChoice threads =
-      hpa::choose_threads(options.threads, world.local_size(), options.oversubscribe_threads, world.rank_label());
+  const c10::Device device =
+      hpa::select_rank_device(hpa::experiment::device_kind_name(options.run.device), world.local_rank(),
+                              "--device", {options.run.tf32, options.run.deterministic});
+  const hpa::ThreadChoice threads = hpa::choose_threads(
+      options.run.threads, world.local_size(), options.run.oversubscribe_threads, world.rank_label());
   at::set_num_threads(threads.threads);
   world.print_from_every_rank(hpa::placement_line(world.rank_label(), world.local_rank(), world.local_size(), threads,
                                                  hpa::describe_device(device)),
                               std::cout);
 
-  hpa::train::Job job = hpa::train::prepare_job(options, world, hpa::cli::resolved_config(parsed.values), device,
-                                                threads.threads);
+  hpa::train::Job job =
+      hpa::train::prepare_job(options, world, hpa::experiment::config_text(options), device, threads.threads);
   if (world.is_world_root()) {
     const std::vector<int64_t> shape = job.dataset->sample_shape();
-    std::cout << "hpa-train " << hpa::build_info::hpa_version << ": " << options.arch << " on "
-              << options.dataset << " (" << job.dataset->size(hpa::data::Part::train) << " train, "
+    std::cout << "hpa-train " << hpa::build_info::hpa_version << ": "
+              << hpa::models::arch_name(options.spec.arch) << " on "
+              << hpa::data::dataset_name(options.spec.dataset) << " ("
+              << job.dataset->size(hpa::data::Part::train) << " train, "
               << job.dataset->size(hpa::data::Part::test) << " test images of " << shape[0] << "x" << shape[1]
-              << "x" << shape[2] << "), seeds " << options.seeds_text << ", " << options.epochs << " epochs, "
-              << world.world_size() << " rank(s) in " << job.num_groups << " seed group(s), " << threads.threads
-              << " thread(s) per rank\n";
+              << "x" << shape[2] << "), seeds " << hpa::experiment::seed_list_text(options.spec.seeds) << ", "
+              << options.spec.epochs << " epochs, " << world.world_size() << " rank(s) in " << job.num_groups
+              << " seed group(s), " << threads.threads << " thread(s) per rank\n";
   }
-  if (options.dry_run) {
+  if (options.run.dry_run) {
     if (world.is_world_root()) std::cout << "dry run: configuration is valid\n" << job.config_text;
     return 0;
   }
@@ -70,7 +73,7 @@ int run(int argc, char** argv, hpa::comm::World& world) {
                 << ": checkpoint written; exit status " << code << " (continue with --resume)" << std::endl;
     return code;
   }
-  if (world.is_world_root()) std::cout << "done: results in " << options.out << "/run.h5\n";
+  if (world.is_world_root()) std::cout << "done: results in " << options.run.out << "/run.h5\n";
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "cli/options.hpp"
 
 #include "common/error.hpp"
+#include "common/process.hpp"
 
 #include <c10/util/Exception.h>
 
@@ -190,16 +191,29 @@ std::vector<int64_t> parse_index_list(const std::string& text, const std::string
   return values;
 }
 
+namespace {
+// "PROGRAM: error: [rank R of N on HOST: ]MESSAGE": in a job of several ranks the line names the
+// rank, unless the message already does (MPI's checks start with "rank R").
+void print_error(const std::string& program, const std::string& message) {
+  const std::string& rank = rank_context();
+  const bool names_rank = rank.empty() || message.rfind("rank ", 0) == 0;
+  // One write per line: the ranks of a job share the terminal, and pieces would interleave.
+  const std::string line = program + ": error: " + (names_rank ? "" : rank + ": ") + message + "\n";
+  std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
+  std::cerr.flush();
+}
+}  // namespace
+
 int run_guarded(const std::string& program, const std::function<int()>& body) {
   try {
     return body();
   } catch (const hpa::Error& error) {
-    std::cerr << program << ": error: " << error.what() << "\n";
+    print_error(program, error.what());
   } catch (const c10::Error& error) {
     const std::string message = error.what_without_backtrace();
-    std::cerr << program << ": error: " << message.substr(0, message.find('\n')) << "\n";
+    print_error(program, message.substr(0, message.find('\n')));
   } catch (const std::exception& error) {
-    std::cerr << program << ": error: " << error.what() << "\n";
+    print_error(program, error.what());
   }
   return 1;
 }

@@ -2,6 +2,7 @@
 #include "comm/communicator.hpp"
 
 #include "comm/mpi_check.hpp"
+#include "comm/native.hpp"
 #include "common/cpus.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
@@ -10,28 +11,8 @@
 
 #include <ostream>
 
-#if HPA_WITH_NCCL
-#include <nccl.h>
-#endif
-
-#if HPA_WITH_NCCL
-#define HPA_WITH_NCCL_VALUE true
-#else
-#define HPA_WITH_NCCL_VALUE false
-#endif
-
 namespace hpa::comm {
 namespace {
-
-#if HPA_WITH_NCCL
-int world_rank_or_minus_one() {
-  int initialized = 0, finalized = 0, rank = -1;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-#endif
 
 MPI_Datatype mpi_type(const at::Tensor& tensor) {
   switch (tensor.scalar_type()) {
@@ -59,17 +40,11 @@ void check_collective_tensor(const at::Tensor& tensor) {
 }  // namespace
 
 struct Group::Impl {
-  MPI_Comm comm = MPI_COMM_NULL;
-#if HPA_WITH_NCCL
-  ncclComm_t nccl = nullptr;
-#endif
+  NativeComm native;
   ~Impl() {
-#if HPA_WITH_NCCL
-    if (nccl) ncclCommDestroy(nccl);
-#endif
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (comm != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm);
+    if (native.handle != MPI_COMM_NULL && !finalized) MPI_Comm_free(&native.handle);
   }
 };
 
@@ -82,46 +57,27 @@ void Group::group_allreduce_sum(at::Tensor& tensor) const {
   check_collective_tensor(tensor);
   if (group_size_ == 1) return;
   HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                              mpi_type(tensor), MPI_SUM, impl_->comm));
+                              mpi_type(tensor), MPI_SUM, impl_->native.handle));
 }
 
 void Group::group_broadcast(at::Tensor& tensor, int root) const {
   check_collective_tensor(tensor);
   if (group_size_ == 1) return;
-  HPA_MPI_CHECK(
-      MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root, impl_->comm));
+  HPA_MPI_CHECK(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root,
+                          impl_->native.handle));
 }
 
 void Group::group_barrier() const {
-  if (group_size_ > 1) HPA_MPI_CHECK(MPI_Barrier(impl_->comm));
+  if (group_size_ > 1) HPA_MPI_CHECK(MPI_Barrier(impl_->native.handle));
 }
 
-const void* Group::native_handle() const { return &impl_->comm; }
-
-bool Group::nccl_built() { return HPA_WITH_NCCL_VALUE; }
-
-void* Group::nccl_handle() const {
-#if HPA_WITH_NCCL
-  if (!impl_->nccl) {
-    // Rank 0 of the group creates the id, MPI hands it out, every rank joins (all ranks of the group).
-    ncclUniqueId id;
-    if (group_rank_ == 0) {
-      const ncclResult_t result = ncclGetUniqueId(&id);
-      if (result != ncclSuccess)
-        HPA_FAIL("rank " << world_rank_or_minus_one()
-                         << ": ncclGetUniqueId failed: " << ncclGetErrorString(result));
-    }
-    HPA_MPI_CHECK(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, impl_->comm));
-    const ncclResult_t result = ncclCommInitRank(&impl_->nccl, group_size_, id, group_rank_);
-    if (result != ncclSuccess)
-      HPA_FAIL("rank " << world_rank_or_minus_one()
-                       << ": ncclCommInitRank failed: " << ncclGetErrorString(result));
-  }
-  return impl_->nccl;
-#else
-  HPA_FAIL("this build has no NCCL backend (configure with -DHPA_WITH_NCCL=ON against a CUDA LibTorch)");
-#endif
+void Group::group_sum(std::vector<double>& values) const {
+  if (group_size_ == 1 || values.empty()) return;
+  HPA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
+                              MPI_SUM, impl_->native.handle));
 }
+
+const NativeComm& Group::native() const { return impl_->native; }
 
 World::World(int& argc, char**& argv) {
   int provided = 0;
@@ -131,6 +87,7 @@ World::World(int& argc, char**& argv) {
   HPA_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_));
   HPA_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));
   set_multi_rank_job(world_size_ > 1);
+  if (world_size_ > 1) set_rank_context(rank_label());
   MPI_Comm node = MPI_COMM_NULL;
   HPA_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
   HPA_MPI_CHECK(MPI_Comm_size(node, &local_size_));
@@ -152,9 +109,9 @@ Group World::split_groups(int num_groups) const {
   Group group;
   group.impl_ = std::make_unique<Group::Impl>();
   group.group_index_ = world_rank_ / ranks_per_group;
-  HPA_MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group.group_index_, world_rank_, &group.impl_->comm));
-  HPA_MPI_CHECK(MPI_Comm_rank(group.impl_->comm, &group.group_rank_));
-  HPA_MPI_CHECK(MPI_Comm_size(group.impl_->comm, &group.group_size_));
+  HPA_MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group.group_index_, world_rank_, &group.impl_->native.handle));
+  HPA_MPI_CHECK(MPI_Comm_rank(group.impl_->native.handle, &group.group_rank_));
+  HPA_MPI_CHECK(MPI_Comm_size(group.impl_->native.handle, &group.group_size_));
   return group;
 }
 
@@ -177,9 +134,9 @@ std::vector<int64_t> World::world_allgather(int64_t value) const {
   return all;
 }
 
-const void* World::native_handle() const {
-  static const MPI_Comm world = MPI_COMM_WORLD;
-  return &world;
+const NativeComm& World::native() const {
+  static const NativeComm world{MPI_COMM_WORLD};
+  return world;
 }
 
 std::string World::mpi_version() const {

@@ -3,6 +3,8 @@
 // mpi.h stays inside src/comm; callers see tensors and integers only.
 #pragma once
 
+#include "comm/native_fwd.hpp"
+
 #include <ATen/core/Tensor.h>
 
 #include <iosfwd>
@@ -30,12 +32,10 @@ class Group {
   // Every rank of the group: `tensor` takes group rank `root`'s value.
   void group_broadcast(at::Tensor& tensor, int root) const;
   void group_barrier() const;
-  // Opaque handle for the storage layer's MPI-IO driver (an MPI_Comm underneath).
-  const void* native_handle() const;
-  // Every rank of the group, on first use: the group's NCCL communicator (an ncclComm_t), its
-  // unique id handed out by MPI. Throws in builds without HPA_WITH_NCCL.
-  void* nccl_handle() const;
-  static bool nccl_built();
+  // Every rank of the group: the sums of `values` over the group, in place.
+  void group_sum(std::vector<double>& values) const;
+  // The group's MPI communicator, for a library that speaks MPI itself (HDF5's MPI-IO driver).
+  const NativeComm& native() const;
 
  private:
   friend class World;
@@ -75,8 +75,8 @@ class World {
   std::string rank_label() const;
   // Every rank: rank 0 writes each rank's `line` to `out`, in rank order (one line per rank).
   void print_from_every_rank(const std::string& line, std::ostream& out) const;
-  // Opaque handle for the storage layer's MPI-IO driver (points to MPI_COMM_WORLD).
-  const void* native_handle() const;
+  // MPI_COMM_WORLD, for a library that speaks MPI itself (HDF5's MPI-IO driver).
+  const NativeComm& native() const;
 
   // Ends every rank of the job now (MPI_Abort); used by mains on an error.
   [[noreturn]] static void abort_world(int code);

@@ -5,6 +5,7 @@
 #include "comm/farm.hpp"
 
 #include "comm/mpi_check.hpp"
+#include "comm/native.hpp"
 #include "common/error.hpp"
 
 #include <mpi.h>
@@ -134,7 +135,7 @@ bool run_farm(const World& world, const std::vector<int64_t>& items, const FarmC
   // The farm's own communicator: its messages can never match another library's (or hpa's) traffic
   // on the world communicator, whatever tags those use.
   MPI_Comm comm = MPI_COMM_NULL;
-  HPA_MPI_CHECK(MPI_Comm_dup(*static_cast<const MPI_Comm*>(world.native_handle()), &comm));
+  HPA_MPI_CHECK(MPI_Comm_dup(world.native().handle, &comm));
   int finished = 1;
   if (world.is_world_root()) {
     finished = Master(world, comm, items, callbacks).run() ? 1 : 0;

@@ -1,6 +1,8 @@
 // Process-wide settings every hpa executable applies at start.
 #pragma once
 
+#include <string>
+
 namespace hpa {
 
 // Keeps freed large blocks in the heap instead of returning them to the kernel: LibTorch allocates
@@ -14,5 +16,10 @@ void tune_allocator();
 // of a file written through MPI-IO waits for ranks that will never come).
 void set_multi_rank_job(bool value);
 bool multi_rank_job();
+
+// "rank R of N on HOST" in a job of more than one rank (set by the MPI world), "" otherwise: every
+// error line a main prints names the rank that raised it (cli::run_guarded).
+void set_rank_context(const std::string& label);
+const std::string& rank_context();
 
 }  // namespace hpa

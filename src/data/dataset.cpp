@@ -2,7 +2,7 @@
 #include "data/dataset.hpp"
 
 #include "common/error.hpp"
-#include "data/keyed_random.hpp"
+#include "common/keyed_random.hpp"
 #include "data/memory_dataset.hpp"
 #include "data/packed_dataset.hpp"
 
@@ -13,6 +13,19 @@ namespace hpa::data {
 
 std::vector<std::string> dataset_names() {
   return {"mnist", "fashion-mnist", "cifar10", "cifar100", "imagenet"};
+}
+
+std::string dataset_name(DatasetKind kind) {
+  return dataset_names().at(static_cast<size_t>(kind));  // the enum's order
+}
+
+DatasetKind parse_dataset(const std::string& name) {
+  const std::vector<std::string> names = dataset_names();
+  const auto found = std::find(names.begin(), names.end(), name);
+  if (found == names.end())
+    HPA_FAIL("--dataset " << name
+                          << ": unknown dataset (known: mnist, fashion-mnist, cifar10, cifar100, imagenet)");
+  return static_cast<DatasetKind>(found - names.begin());
 }
 
 std::unique_ptr<Dataset> load_dataset(const std::string& name, const std::string& dir,

@@ -45,6 +45,10 @@ class Dataset {
 };
 
 std::vector<std::string> dataset_names();  // mnist, fashion-mnist, cifar10, cifar100, imagenet
+// The datasets as the experiment names them (experiment/spec.hpp); a new dataset is added here.
+enum class DatasetKind { mnist, fashion_mnist, cifar10, cifar100, imagenet };
+std::string dataset_name(DatasetKind kind);
+DatasetKind parse_dataset(const std::string& name);  // throws hpa::Error naming --dataset and the names
 
 // Loads `name` from `dir` (`image` sets the ImageNet transforms); throws hpa::Error naming the file
 // or option at fault.

@@ -2,7 +2,7 @@
 #include "data/image_transforms.hpp"
 
 #include "common/error.hpp"
-#include "data/keyed_random.hpp"
+#include "common/keyed_random.hpp"
 #include "image/resample.hpp"
 
 #include <algorithm>

@@ -2,8 +2,8 @@
 #include "data/memory_dataset.hpp"
 
 #include "common/error.hpp"
+#include "common/keyed_random.hpp"
 #include "data/idx.hpp"
-#include "data/keyed_random.hpp"
 
 #include <ATen/Functions.h>
 

@@ -2,7 +2,7 @@
 #include "data/variants.hpp"
 
 #include "common/error.hpp"
-#include "data/keyed_random.hpp"
+#include "common/keyed_random.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -3,7 +3,7 @@
 #include "models/keyed_dropout.hpp"
 
 #include "common/error.hpp"
-#include "data/keyed_random.hpp"
+#include "common/keyed_random.hpp"
 
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
@@ -20,9 +20,9 @@ KeyedDropoutImpl::KeyedDropoutImpl(double p, uint64_t layer) : p_(p), layer_(lay
 void keyed_dropout_mask(uint64_t key, uint64_t layer, double p, int64_t count, float* out) {
   const uint64_t threshold = static_cast<uint64_t>(std::llround(p * 16777216.0));
   const float kept = static_cast<float>(1.0 / (1.0 - p));
-  const uint64_t base = data::splitmix64(data::splitmix64(key) ^ (layer * 0xD1B54A32D192ED03ull));
+  const uint64_t base = splitmix64(splitmix64(key) ^ (layer * 0xD1B54A32D192ED03ull));
   for (int64_t j = 0; j < count; ++j)
-    out[j] = (data::splitmix64(base + static_cast<uint64_t>(j)) >> 40) >= threshold ? kept : 0.0f;
+    out[j] = (splitmix64(base + static_cast<uint64_t>(j)) >> 40) >= threshold ? kept : 0.0f;
 }
 
 torch::Tensor KeyedDropoutImpl::forward(torch::Tensor x) {

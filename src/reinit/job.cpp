@@ -6,17 +6,17 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/fault.hpp"
+#include "common/keyed_random.hpp"
 #include "common/stop_request.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
-#include "data/keyed_random.hpp"
+#include "experiment/run_data.hpp"
+#include "experiment/spec.hpp"
 #include "models/architectures.hpp"
 #include "models/parameters.hpp"
 #include "reinit/grid.hpp"
 #include "store/reinit_file.hpp"
 #include "store/run_directory.hpp"
-#include "train/options.hpp"
-#include "train/run_setup.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -33,7 +33,7 @@ namespace {
 struct GridContext {
   GridOptions options;
   store::RunDescription run;
-  train::TrainOptions trained;  // the options the run was trained with
+  experiment::ExperimentSpec trained;  // the experiment the run trained, from its run.h5
   models::ModelSpec spec;
   models::InitScheme init = models::InitScheme::paper;
   std::unique_ptr<data::Dataset> dataset;
@@ -48,7 +48,7 @@ struct GridContext {
 
   void load_seed(int64_t seed) {
     if (cached_seed == seed) return;
-    test = train::seed_samples(*dataset, trained, seed).test;
+    test = experiment::seed_samples(*dataset, trained, seed).test;
     model = models::build_model(spec);
     const std::string final_path = store::epoch_file_path(options.run_dir, seed, run.epochs);
     models::load_parameters(*model, store::read_epoch_params(final_path), final_path,
@@ -151,28 +151,35 @@ std::vector<int64_t> parse_epoch_list(const std::string& text, int64_t max_epoch
   return {epochs.begin(), epochs.end()};
 }
 
-bool run_grid(const GridOptions& options, const comm::World& world, c10::Device device) {
-  HPA_REQUIRE(options.rerandomize >= 0 && options.rerandomize <= 1000,
-              "--rerandomize must be in 0..1000, got " << options.rerandomize);
-  HPA_REQUIRE(options.batch_size >= 0, "--batch-size must be >= 0 (0: from --memory-mb), got " << options.batch_size);
-  HPA_REQUIRE(options.stack_limit >= 0,
-              "--stack-limit must be >= 0 (0: from --memory-mb), got " << options.stack_limit);
-  HPA_REQUIRE(options.memory_mb >= 16 && options.memory_mb <= 16777216,
-              "--memory-mb must be in 16..16777216, got " << options.memory_mb);
-  HPA_REQUIRE(options.cells_per_item >= 0, "--cells-per-item must be >= 0 (0: automatic), got " << options.cells_per_item);
-  HPA_REQUIRE(options.simulate_ranks >= 0, "--simulate-ranks must be >= 0, got " << options.simulate_ranks);
-  HPA_REQUIRE(options.simulate_seeds >= 0, "--simulate-seeds must be >= 0, got " << options.simulate_seeds);
-  GridContext context;
+namespace {
+
+// The reset epochs: the run's kept epochs ("all"), or the listed ones, each of which it must have kept.
+std::vector<int64_t> grid_epochs(const GridOptions& options, const store::RunDescription& run) {
+  const std::vector<int64_t>& kept = run.snapshot_epochs;  // whose parameters the run kept
+  if (options.epochs_text == "all") return kept;
+  std::vector<int64_t> epochs = parse_epoch_list(options.epochs_text, run.epochs);
+  for (int64_t epoch : epochs) {
+    if (std::find(kept.begin(), kept.end(), epoch) != kept.end()) continue;
+    std::string list;
+    for (int64_t e : kept) list += (list.empty() ? "" : ",") + std::to_string(e);
+    HPA_FAIL("--epochs " << options.epochs_text << ": the run kept no parameters of epoch " << epoch
+                         << " (its --snapshot-epochs kept " << list << ")");
+  }
+  return epochs;
+}
+
+// The run, the model it trained, the grid's axes, and the run's test data (every rank).
+void load_context(GridContext& context, const GridOptions& options, c10::Device device) {
   context.options = options;
   context.settings.device = device;
   context.run = store::read_run(options.run_dir);
-  context.trained =
-      train::read_stored_options(context.run.config_text, store::run_file_path(options.run_dir));
-  context.spec.arch = models::parse_arch(context.run.arch);
+  const std::string run_file = store::run_file_path(options.run_dir);
+  context.trained = experiment::stored_spec(context.run, run_file);
+  context.spec.arch = context.trained.arch;
   context.spec.in_channels = context.run.in_channels;
   context.spec.num_classes = context.run.num_classes;
-  context.spec.width = context.run.width;
-  context.init = models::parse_init_scheme(context.run.init);
+  context.spec.width = context.trained.width;
+  context.init = *context.trained.init;
   for (const store::LayerRecord& layer : context.run.layers) feature_index(layer.name);  // fail early
 
   store::ReinitGrid& grid = context.grid;
@@ -181,200 +188,263 @@ bool run_grid(const GridOptions& options, const comm::World& world, c10::Device 
     grid.layer_indices.push_back(layer.index);
     grid.layer_names.push_back(layer.name);
   }
-  const std::vector<int64_t>& kept = context.run.snapshot_epochs;  // whose parameters the run kept
-  if (options.epochs_text == "all") {
-    grid.epochs = kept;
-  } else {
-    grid.epochs = parse_epoch_list(options.epochs_text, context.run.epochs);
-    for (int64_t epoch : grid.epochs) {
-      if (std::find(kept.begin(), kept.end(), epoch) != kept.end()) continue;
-      std::string list;
-      for (int64_t e : kept) list += (list.empty() ? "" : ",") + std::to_string(e);
-      HPA_FAIL("--epochs " << options.epochs_text << ": the run kept no parameters of epoch " << epoch
-                           << " (its --snapshot-epochs kept " << list << ")");
-    }
-  }
+  grid.epochs = grid_epochs(options, context.run);
   grid.rerandomize = options.rerandomize;
   grid.method = options.naive ? "naive" : "fused";
   grid.config = options.config_text;
   check_epoch_files(context);
 
-  const train::TrainOptions& trained = context.trained;
-  const std::string data_dir = options.data_dir.empty() ? trained.data_dir : options.data_dir;
-  context.dataset = train::load_run_dataset(trained, data_dir);
+  const std::string data_dir =
+      options.data_dir.empty() ? experiment::stored_data_dir(context.run, run_file) : options.data_dir;
+  context.dataset = experiment::load_run_dataset(context.trained, data_dir);
   HPA_REQUIRE(context.dataset->num_classes() == context.run.num_classes,
               "--data-dir " << data_dir << ": its dataset has " << context.dataset->num_classes()
                             << " classes, the model head of " << options.run_dir << " "
                             << context.run.num_classes);
-  EvalSettings& settings = context.settings;
-  settings.loader.threads = context.dataset->decodes_images() ? static_cast<int>(std::max<int64_t>(1, options.threads)) : 1;
-  settings.loader.pin_memory = device.is_cuda();  // allocated by this thread, on its current device
+  context.settings.loader.threads =
+      context.dataset->decodes_images() ? static_cast<int>(std::max<int64_t>(1, options.threads)) : 1;
+  context.settings.loader.pin_memory = device.is_cuda();  // allocated by this thread, on its current device
   grid.test_samples = context.dataset->size(data::Part::test);
+}
 
-  // Batch sizes from the memory budget (unless given): at most `budget` images fit at the model's
-  // widest point (its input and output there, twice over for the allocator's slack). A test batch
-  // is at most 1,000 of them. On a GPU the fused stack fills the budget with several variants; on
-  // the CPU one variant at a time behind the shared prefix measured faster (docs/performance.md).
-  const std::vector<int64_t> shape = context.dataset->sample_shape();
+// Batch sizes from the memory budget (unless given): at most `budget` images fit at the model's
+// widest point (its input and output there, twice over for the allocator's slack). A test batch
+// is at most 1,000 of them. On a GPU the fused stack fills the budget with several variants; on
+// the CPU one variant at a time behind the shared prefix measured faster (docs/performance.md).
+// Returns the model's FLOP costs, which plan the work items.
+CostModel size_batches(GridContext& context) {
+  const GridOptions& options = context.options;
+  EvalSettings& settings = context.settings;
   models::ConvNet probe_model = models::build_model(context.spec);
-  const CostModel flops = estimate_costs(*probe_model, context.layer_features(), shape, options.naive);
-  const int64_t per_image = flops.activation_bytes;
-  const int64_t budget = std::max<int64_t>(1, options.memory_mb * (int64_t{1} << 20) / (2 * per_image));
+  const CostModel flops =
+      estimate_costs(*probe_model, context.layer_features(), context.dataset->sample_shape(), options.naive);
+  const int64_t budget =
+      std::max<int64_t>(1, options.memory_mb * (int64_t{1} << 20) / (2 * flops.activation_bytes));
   settings.batch_size = options.batch_size > 0 ? options.batch_size : std::min<int64_t>(1000, budget);
-  settings.stack_limit = options.stack_limit > 0 ? options.stack_limit
-                         : device.is_cuda() ? std::max(budget, settings.batch_size)
-                                                    : settings.batch_size;
+  settings.stack_limit = options.stack_limit > 0     ? options.stack_limit
+                         : settings.device.is_cuda() ? std::max(budget, settings.batch_size)
+                                                     : settings.batch_size;
+  return flops;
+}
 
-  const int64_t num_seeds = static_cast<int64_t>(grid.seeds.size());
+// --simulate-ranks (rank 0): measures this machine, simulates the farm's schedule, writes nothing.
+void print_simulation(GridContext& context, const CostModel& flops) {
+  const GridOptions& options = context.options;
+  const store::ReinitGrid& grid = context.grid;
+  const EvalSettings& settings = context.settings;
   const int64_t num_layers = static_cast<int64_t>(grid.layer_names.size());
   const int64_t columns = grid.columns();
+  const int64_t seeds =
+      options.simulate_seeds > 0 ? options.simulate_seeds : static_cast<int64_t>(grid.seeds.size());
+  context.load_seed(grid.seeds[0]);
+  const CostModel measured = measure_costs(*context.model, context.layer_features(), *context.test, settings,
+                                           grid.test_samples, /*repeats=*/3, options.naive);
+  const std::vector<WorkItem> plan =
+      plan_items(seeds, columns, options.simulate_ranks, flops, options.cells_per_item);
+  const FarmSimulation simulation = simulate_farm(plan, measured, options.simulate_ranks);
+  double work = 0;
+  for (const WorkItem& item : plan) work += item_cost(item, measured);
+  std::cout << std::fixed << std::setprecision(3) << "measured on this machine (" << grid.test_samples
+            << " test images, batch " << settings.batch_size << ", " << at::get_num_threads()
+            << " thread(s)): baseline " << measured.full << " s; reading and decoding the test set "
+            << measured.input << " s, repeated by every work item and counted in full below\n"
+            << "layer      prefix_s   suffix_s/cell   flops prefix/suffix\n";
+  for (int64_t l = 0; l < num_layers; ++l)
+    std::cout << std::left << std::setw(10) << grid.layer_names[static_cast<size_t>(l)] << std::right
+              << std::setw(9) << measured.layers[static_cast<size_t>(l)].prefix << std::setw(14)
+              << measured.layers[static_cast<size_t>(l)].suffix << std::setw(14) << std::setprecision(0)
+              << flops.layers[static_cast<size_t>(l)].prefix << "/"
+              << flops.layers[static_cast<size_t>(l)].suffix << std::setprecision(3) << "\n";
+  std::cout << "simulated farm: " << seeds << " seed(s) x " << num_layers << " layers x " << columns
+            << " cells on " << options.simulate_ranks << " ranks, " << plan.size() << " work items\n"
+            << "wall " << simulation.wall << " s, work " << work << " s (" << std::setprecision(1)
+            << 100.0 * work / (simulation.wall * static_cast<double>(options.simulate_ranks))
+            << " % of rank time used); ranks busy at 95 % of the wall time: "
+            << 100.0 * simulation.busy_fraction_at(0.95 * simulation.wall)
+            << " %; at 90 %: " << 100.0 * simulation.busy_fraction_at(0.90 * simulation.wall) << " %\n";
+  // What sharing the prefix can gain at best: naive evaluates the whole model per cell.
+  const auto fused_over_naive = [&](const CostModel& costs) {  // the model's work alone
+    double fused = costs.full, naive = costs.full;
+    for (const LayerCost& layer : costs.layers) {
+      fused += layer.prefix + static_cast<double>(columns) * layer.suffix;
+      naive += static_cast<double>(columns) * costs.full;
+    }
+    return naive / fused;
+  };
+  std::cout << std::setprecision(2) << "fused over naive (" << columns
+            << " cells per layer): " << fused_over_naive(flops) << "x by FLOPs, "
+            << fused_over_naive(measured) << "x by the measured layer times\n";
+  std::cout.unsetf(std::ios::fixed);
+}
 
-  if (options.simulate_ranks > 0) {  // measure here, simulate the farm's schedule, write nothing
-    if (!world.is_world_root()) return true;
-    const int64_t seeds = options.simulate_seeds > 0 ? options.simulate_seeds : num_seeds;
-    context.load_seed(grid.seeds[0]);
-    const CostModel measured = measure_costs(*context.model, context.layer_features(), *context.test, settings,
-                                             grid.test_samples, /*repeats=*/3, options.naive);
-    const std::vector<WorkItem> plan =
-        plan_items(seeds, columns, options.simulate_ranks, flops, options.cells_per_item);
-    const FarmSimulation simulation = simulate_farm(plan, measured, options.simulate_ranks);
-    double work = 0;
-    for (const WorkItem& item : plan) work += item_cost(item, measured);
-    std::cout << std::fixed << std::setprecision(3) << "measured on this machine (" << grid.test_samples
-              << " test images, batch " << settings.batch_size << ", " << at::get_num_threads()
-              << " thread(s)): baseline " << measured.full << " s; reading and decoding the test set "
-              << measured.input << " s, repeated by every work item and counted in full below\n"
-              << "layer      prefix_s   suffix_s/cell   flops prefix/suffix\n";
-    for (int64_t l = 0; l < num_layers; ++l)
-      std::cout << std::left << std::setw(10) << grid.layer_names[static_cast<size_t>(l)] << std::right
-                << std::setw(9) << measured.layers[static_cast<size_t>(l)].prefix << std::setw(14)
-                << measured.layers[static_cast<size_t>(l)].suffix << std::setw(14) << std::setprecision(0)
-                << flops.layers[static_cast<size_t>(l)].prefix << "/" << flops.layers[static_cast<size_t>(l)].suffix
-                << std::setprecision(3) << "\n";
-    std::cout << "simulated farm: " << seeds << " seed(s) x " << num_layers << " layers x " << columns
-              << " cells on " << options.simulate_ranks << " ranks, " << plan.size() << " work items\n"
-              << "wall " << simulation.wall << " s, work " << work << " s (" << std::setprecision(1)
-              << 100.0 * work / (simulation.wall * static_cast<double>(options.simulate_ranks))
-              << " % of rank time used); ranks busy at 95 % of the wall time: "
-              << 100.0 * simulation.busy_fraction_at(0.95 * simulation.wall) << " %; at 90 %: "
-              << 100.0 * simulation.busy_fraction_at(0.90 * simulation.wall) << " %\n";
-    // What sharing the prefix can gain at best: naive evaluates the whole model per cell.
-    const auto fused_over_naive = [&](const CostModel& costs) {  // the model's work alone
-      double fused = costs.full, naive = costs.full;
-      for (const LayerCost& layer : costs.layers) {
-        fused += layer.prefix + static_cast<double>(columns) * layer.suffix;
-        naive += static_cast<double>(columns) * costs.full;
-      }
-      return naive / fused;
-    };
-    std::cout << std::setprecision(2) << "fused over naive (" << columns << " cells per layer): " << fused_over_naive(flops)
-              << "x by FLOPs, " << fused_over_naive(measured) << "x by the measured layer times\n";
-    std::cout.unsetf(std::ios::fixed);
-    return true;
-  }
-
-  grid.correct.assign(static_cast<size_t>(num_seeds * num_layers * columns), -1);
+// Empty cells, one draw per (seed, layer, re-randomization) keyed by seed and layer, and the plan of
+// work items (the same on every rank).
+void plan_grid(GridContext& context, const CostModel& flops, int world_size) {
+  store::ReinitGrid& grid = context.grid;
+  const int64_t num_seeds = static_cast<int64_t>(grid.seeds.size());
+  const int64_t num_layers = static_cast<int64_t>(grid.layer_names.size());
+  grid.correct.assign(static_cast<size_t>(num_seeds * num_layers * grid.columns()), -1);
   grid.baseline_correct.assign(static_cast<size_t>(num_seeds), -1);
   for (int64_t s = 0; s < num_seeds; ++s)
     for (int64_t l = 0; l < num_layers; ++l)
       for (int64_t r = 0; r < grid.rerandomize; ++r)
-        grid.rerandomize_seeds.push_back(static_cast<int64_t>(
-            data::keyed_random(static_cast<uint64_t>(grid.seeds[static_cast<size_t>(s)]),
-                               grid.layer_indices[static_cast<size_t>(l)], static_cast<uint64_t>(r),
-                               data::RandomStream::rerandomize) >>
-            1));
-  context.plan = plan_items(num_seeds, columns, world.world_size(), flops, options.cells_per_item);
-  const auto cell = [&](const WorkItem& item, int64_t column) -> int64_t& {
-    return grid.correct[static_cast<size_t>((item.seed_index * num_layers + item.layer) * columns + column)];
-  };
+        grid.rerandomize_seeds.push_back(
+            static_cast<int64_t>(keyed_random(static_cast<uint64_t>(grid.seeds[static_cast<size_t>(s)]),
+                                              grid.layer_indices[static_cast<size_t>(l)],
+                                              static_cast<uint64_t>(r), RandomStream::rerandomize) >>
+                                 1));
+  context.plan = plan_items(num_seeds, grid.columns(), world_size, flops, context.options.cells_per_item);
+}
 
-  // Rank 0 alone reads an earlier reinit.h5 of the same cells and tells everyone what is left.
-  std::vector<int64_t> items;
-  if (world.is_world_root()) {
-    store::ReinitGrid previous;
-    if (!options.overwrite && store::read_reinit(options.run_dir, previous)) {
-      HPA_REQUIRE(previous.same_cells(grid),
-                  store::reinit_file_path(options.run_dir)
-                      << " holds a grid of other seeds, layers, epochs or re-randomizations "
-                         "(pass --overwrite to replace it)");
-      grid.correct = previous.correct;
-      grid.baseline_correct = previous.baseline_correct;
-    }
-    for (size_t i = 0; i < context.plan.size(); ++i) {
-      const WorkItem& item = context.plan[i];
-      bool done = true;
-      if (item.layer < 0) {
-        done = grid.baseline_correct[static_cast<size_t>(item.seed_index)] >= 0;
-      } else {
-        for (int64_t c = item.first_column; c < item.last_column; ++c) done = done && cell(item, c) >= 0;
-      }
-      if (!done) items.push_back(static_cast<int64_t>(i));
-    }
-    std::cout << "hpa-reinit-grid: " << num_seeds << " seed(s) x " << num_layers << " layers x " << columns
-              << " variants (" << grid.epochs.size() << " epochs + " << grid.rerandomize
-              << " re-randomizations), " << grid.test_samples << " test images, " << grid.method
-              << " evaluation on " << options.device << ", batch " << settings.batch_size << ", stack "
-              << settings.stack_limit << " (--memory-mb " << options.memory_mb << "), " << world.world_size()
-              << " rank(s); " << items.size() << " of " << context.plan.size() << " work items to do" << std::endl;
+int64_t& cell(store::ReinitGrid& grid, const WorkItem& item, int64_t column) {
+  const int64_t num_layers = static_cast<int64_t>(grid.layer_names.size());
+  return grid
+      .correct[static_cast<size_t>((item.seed_index * num_layers + item.layer) * grid.columns() + column)];
+}
+
+// Rank 0: takes the cells an earlier reinit.h5 of the same grid holds, and returns the indices of the
+// work items still to do.
+std::vector<int64_t> pending_items(GridContext& context) {
+  store::ReinitGrid& grid = context.grid;
+  const GridOptions& options = context.options;
+  store::ReinitGrid previous;
+  if (!options.overwrite && store::read_reinit(options.run_dir, previous)) {
+    HPA_REQUIRE(previous.same_cells(grid),
+                store::reinit_file_path(options.run_dir)
+                    << " holds a grid of other seeds, layers, epochs or re-randomizations "
+                       "(pass --overwrite to replace it)");
+    grid.correct = previous.correct;
+    grid.baseline_correct = previous.baseline_correct;
   }
+  std::vector<int64_t> items;
+  for (size_t i = 0; i < context.plan.size(); ++i) {
+    const WorkItem& item = context.plan[i];
+    bool done = true;
+    if (item.layer < 0) {
+      done = grid.baseline_correct[static_cast<size_t>(item.seed_index)] >= 0;
+    } else {
+      for (int64_t c = item.first_column; c < item.last_column; ++c) done = done && cell(grid, item, c) >= 0;
+    }
+    if (!done) items.push_back(static_cast<int64_t>(i));
+  }
+  return items;
+}
 
-  const double start = wall_seconds();
-  double last_flush = start;
-  int64_t items_done = 0, cells_done = 0;
-  comm::FarmCallbacks callbacks;
-  callbacks.work = [&](int64_t index, const std::function<void()>& service) {
-    return context.evaluate_item(context.plan.at(static_cast<size_t>(index)), service);
-  };
-  callbacks.on_result = [&](int64_t index, const std::vector<double>& result) {  // rank 0
-    const WorkItem& item = context.plan.at(static_cast<size_t>(index));
+void print_grid_start(const GridContext& context, size_t pending, int world_size) {
+  const store::ReinitGrid& grid = context.grid;
+  const GridOptions& options = context.options;
+  std::cout << "hpa-reinit-grid: " << grid.seeds.size() << " seed(s) x " << grid.layer_names.size()
+            << " layers x " << grid.columns() << " variants (" << grid.epochs.size() << " epochs + "
+            << grid.rerandomize << " re-randomizations), " << grid.test_samples << " test images, "
+            << grid.method << " evaluation on " << experiment::device_kind_name(options.device) << ", batch "
+            << context.settings.batch_size << ", stack " << context.settings.stack_limit << " (--memory-mb "
+            << options.memory_mb << "), " << world_size << " rank(s); " << pending << " of "
+            << context.plan.size() << " work items to do" << std::endl;
+}
+
+// Rank 0's side of the farm: stores each finished item's counts, reports throughput and ETA, and
+// writes reinit.h5 every --flush-seconds.
+class GridProgress {
+ public:
+  GridProgress(GridContext& context, size_t pending)
+      : context_(context), pending_(static_cast<int64_t>(pending)) {}
+
+  void on_result(int64_t index, const std::vector<double>& result) {
+    store::ReinitGrid& grid = context_.grid;
+    const WorkItem& item = context_.plan.at(static_cast<size_t>(index));
     if (item.layer < 0) {
       grid.baseline_correct[static_cast<size_t>(item.seed_index)] = static_cast<int64_t>(result.at(0));
     } else {
       HPA_INTERNAL_CHECK(static_cast<int64_t>(result.size()) == item.cells(),
                          "item " << index << " returned " << result.size() << " cells");
       for (int64_t c = item.first_column; c < item.last_column; ++c)
-        cell(item, c) = static_cast<int64_t>(result[static_cast<size_t>(c - item.first_column)]);
-      cells_done += item.cells();
+        cell(grid, item, c) = static_cast<int64_t>(result[static_cast<size_t>(c - item.first_column)]);
+      cells_done_ += item.cells();
     }
-    ++items_done;
-    const double elapsed = wall_seconds() - start;
-    const double eta = elapsed / static_cast<double>(items_done) *
-                       static_cast<double>(static_cast<int64_t>(items.size()) - items_done);
-    std::cout << "item " << items_done << "/" << items.size() << " (seed "
+    ++items_done_;
+    print_item(item);
+    if (wall_seconds() - last_flush_ >= context_.options.flush_seconds) {
+      store::write_reinit(context_.options.run_dir, grid);
+      last_flush_ = wall_seconds();
+    }
+    pause_point("grid-" + std::to_string(items_done_));  // tests only (HPA_TEST_PAUSE)
+  }
+
+  // After the farm (rank 0): what it did, and the summary table when the grid is complete.
+  void print_end(bool finished) const {
+    const std::string path = store::reinit_file_path(context_.options.run_dir);
+    if (!finished) {
+      std::cout << "stopped on " << signal_name(stop_signal_number()) << ": " << items_done_ << " of "
+                << pending_ << " work items done, written to " << path << "; exit status " << kExitRequeue
+                << " (run again to continue)" << std::endl;
+      return;
+    }
+    const double elapsed = wall_seconds() - start_;
+    std::cout << "done: " << cells_done_ << " cells in " << std::setprecision(3) << elapsed << " s ("
+              << static_cast<double>(cells_done_) / elapsed << " cells/s); results in " << path << "\n";
+    print_summary(context_.grid, context_.run.layers);
+  }
+
+ private:
+  void print_item(const WorkItem& item) const {
+    const store::ReinitGrid& grid = context_.grid;
+    const double elapsed = wall_seconds() - start_;
+    const double eta =
+        elapsed / static_cast<double>(items_done_) * static_cast<double>(pending_ - items_done_);
+    std::cout << "item " << items_done_ << "/" << pending_ << " (seed "
               << grid.seeds[static_cast<size_t>(item.seed_index)]
-              << (item.layer < 0 ? std::string(", baseline")
-                                 : ", " + grid.layer_names[static_cast<size_t>(item.layer)] + " cells " +
-                                       std::to_string(item.first_column) + "-" + std::to_string(item.last_column - 1))
-              << "): " << std::fixed << std::setprecision(2) << static_cast<double>(cells_done) / elapsed
-              << " cells/s, " << std::setprecision(0) << elapsed << " s elapsed, ETA " << eta << " s" << std::endl;
+              << (item.layer < 0
+                      ? std::string(", baseline")
+                      : ", " + grid.layer_names[static_cast<size_t>(item.layer)] + " cells " +
+                            std::to_string(item.first_column) + "-" + std::to_string(item.last_column - 1))
+              << "): " << std::fixed << std::setprecision(2) << static_cast<double>(cells_done_) / elapsed
+              << " cells/s, " << std::setprecision(0) << elapsed << " s elapsed, ETA " << eta << " s"
+              << std::endl;
     std::cout.unsetf(std::ios::fixed);
-    if (wall_seconds() - last_flush >= options.flush_seconds) {
-      store::write_reinit(options.run_dir, grid);
-      last_flush = wall_seconds();
-    }
-    pause_point("grid-" + std::to_string(items_done));  // tests only (HPA_TEST_PAUSE)
+  }
+
+  GridContext& context_;
+  int64_t pending_;
+  double start_ = wall_seconds();
+  double last_flush_ = start_;
+  int64_t items_done_ = 0, cells_done_ = 0;
+};
+
+}  // namespace
+
+bool run_grid(const GridOptions& options, const comm::World& world, c10::Device device) {
+  experiment::validate_grid_options(options);
+  GridContext context;
+  load_context(context, options, device);
+  const CostModel flops = size_batches(context);
+  if (options.simulate_ranks > 0) {
+    if (world.is_world_root()) print_simulation(context, flops);
+    return true;
+  }
+  plan_grid(context, flops, world.world_size());
+  std::vector<int64_t> items;
+  if (world.is_world_root()) {
+    items = pending_items(context);
+    print_grid_start(context, items.size(), world.world_size());
+  }
+
+  GridProgress progress(context, items.size());
+  comm::FarmCallbacks callbacks;
+  callbacks.work = [&](int64_t index, const std::function<void()>& service) {
+    return context.evaluate_item(context.plan.at(static_cast<size_t>(index)), service);
+  };
+  callbacks.on_result = [&](int64_t index, const std::vector<double>& result) {
+    progress.on_result(index, result);
   };
   // A signal (SIGUSR2 ahead of a time limit, SIGTERM) stops the farm: items in progress are
   // abandoned at their next batch, every finished one is kept.
   callbacks.stop_requested = [] { return stop_signal_received(); };
   const bool finished = comm::run_farm(world, items, callbacks);
-  if (world.is_world_root()) store::write_reinit(options.run_dir, grid);  // also when stopped: what is done is kept
+  if (world.is_world_root()) store::write_reinit(options.run_dir, context.grid);  // also when stopped
   // Every rank waits for that write: a rank that exits 75 first would make srun --kill-on-bad-exit
   // end rank 0 in the middle of it.
   world.world_barrier();
-  if (world.is_world_root()) {
-    const double elapsed = wall_seconds() - start;
-    if (!finished) {
-      std::cout << "stopped on " << signal_name(stop_signal_number()) << ": " << items_done << " of " << items.size()
-                << " work items done, written to " << store::reinit_file_path(options.run_dir) << "; exit status "
-                << kExitRequeue << " (run again to continue)" << std::endl;
-      return false;
-    }
-    std::cout << "done: " << cells_done << " cells in " << std::setprecision(3) << elapsed << " s ("
-              << static_cast<double>(cells_done) / elapsed << " cells/s); results in "
-              << store::reinit_file_path(options.run_dir) << "\n";
-    print_summary(grid, context.run.layers);
-  }
+  if (world.is_world_root()) progress.print_end(finished);
   return finished;
 }
 

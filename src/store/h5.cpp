@@ -1,6 +1,7 @@
 // HDF5 RAII helpers; see h5.hpp.
 #include "store/h5.hpp"
 
+#include "comm/native.hpp"
 #include "common/checked.hpp"
 #include "common/error.hpp"
 
@@ -214,12 +215,10 @@ std::vector<int64_t> read_attr_ints(hid_t loc, const std::string& name, const st
   return values;
 }
 
-Handle file_access(const void* comm) {
+Handle file_access(const comm::NativeComm* comm) {
   Handle fapl = make_plist(H5P_FILE_ACCESS);
-  // hdf5.h of a parallel build brings MPI's types; the communicator itself comes from src/comm.
-  if (comm)
-    HPA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), *static_cast<const MPI_Comm*>(comm), MPI_INFO_NULL),
-                 "MPI-IO driver");
+  // The communicator comes typed from src/comm; hdf5.h of a parallel build speaks MPI itself.
+  if (comm) HPA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm->handle, MPI_INFO_NULL), "MPI-IO driver");
   return fapl;
 }
 

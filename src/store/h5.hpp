@@ -3,6 +3,7 @@
 // hpa writes. Internal to src/store: no header outside this folder includes it.
 #pragma once
 
+#include "comm/native_fwd.hpp"
 #include "common/process.hpp"
 
 #include <ATen/core/Tensor.h>
@@ -79,7 +80,7 @@ void write_doubles(hid_t loc, const std::string& name, const std::vector<double>
 void write_floats_shared(hid_t loc, const std::string& name, const float* values, const std::vector<hsize_t>& dims,
                          int rank, int size);
 // A file access property list for the MPI-IO driver on `comm` (an MPI_Comm*), or the default.
-Handle file_access(const void* comm);
+Handle file_access(const comm::NativeComm* comm);
 std::vector<hsize_t> dataset_dims(hid_t dataset);
 
 void write_attr_string(hid_t loc, const std::string& name, const std::string& value);

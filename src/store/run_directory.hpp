@@ -4,12 +4,15 @@
 // The HDF5 details stay in this folder; callers pass tensors and plain structs.
 #pragma once
 
+#include "comm/native_fwd.hpp"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace hpa::store {
@@ -27,6 +30,11 @@ inline constexpr int64_t kMaxClasses = 1 << 20;   // an image pack may name this
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
+// Typed HDF5 attributes of one group: 64-bit integers (booleans as 0 or 1), doubles, strings and
+// one-dimensional integer arrays.
+using AttributeValue = std::variant<int64_t, double, std::string, std::vector<int64_t>>;
+using Attributes = std::map<std::string, AttributeValue>;
+
 // One row of the model/layers table.
 struct LayerRecord {
   int64_t index = 0;  // 1-based conv index, as in the paper
@@ -41,7 +49,9 @@ struct ParamShape {
 
 // Everything run.h5 records about the run; also what --resume compares.
 struct RunDescription {
-  std::string config_text;  // resolved configuration, `name = value` lines
+  std::string config_text;  // resolved configuration, `name = value` lines: a human record
+  Attributes experiment;    // the experiment spec, typed (group /experiment; empty in older runs)
+  std::string data_dir;     // the --data-dir it was trained with (empty in older runs)
   std::string arch, dataset, init;
   std::string data_files;  // "name bytes" per line, of every file the data came from
   std::string snapshot_params = "all";   // all, or conv: linear layers at epoch 0 and the last only
@@ -87,7 +97,7 @@ struct Checkpoint {
 // Who writes a file together: one rank (comm == nullptr, the serial driver), or every rank of an
 // MPI communicator through the MPI-IO driver, each writing a share of the datasets.
 struct FileComm {
-  const void* comm = nullptr;  // points to an MPI_Comm (comm::Group/World::native_handle)
+  const comm::NativeComm* comm = nullptr;  // comm::Group::native() or comm::World::native()
   int rank = 0;
   int size = 1;
 };

@@ -128,6 +128,61 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
   return 0;
 }
 
+// A group whose attributes are `attributes`, each stored with its own type.
+void write_attributes(hid_t root, const std::string& group_name, const Attributes& attributes) {
+  h5::Handle group(
+      HPA_H5_CHECK(H5Gcreate2(root, group_name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), group_name),
+      H5Gclose);
+  for (const auto& [name, value] : attributes) {
+    if (const auto* i = std::get_if<int64_t>(&value))
+      h5::write_attr_int(group.get(), name, *i);
+    else if (const auto* d = std::get_if<double>(&value))
+      h5::write_attr_double(group.get(), name, *d);
+    else if (const auto* s = std::get_if<std::string>(&value))
+      h5::write_attr_string(group.get(), name, *s);
+    else
+      h5::write_attr_ints(group.get(), name, std::get<std::vector<int64_t>>(value));
+  }
+}
+
+herr_t collect_attribute_name(hid_t, const char* name, const H5A_info_t*, void* names) {
+  auto* list = static_cast<std::vector<std::string>*>(names);
+  if (list->size() > 1000) return 1;  // a damaged file; refused below
+  list->emplace_back(name);
+  return 0;
+}
+
+// The attributes of a group by their stored types: integer scalars, integer arrays, floats, strings.
+Attributes read_attributes(hid_t root, const std::string& group_name, const std::string& path) {
+  h5::Handle group(HPA_H5_CHECK(H5Gopen2(root, group_name.c_str(), H5P_DEFAULT), path), H5Gclose);
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  HPA_H5_CHECK(H5Aiterate2(group.get(), H5_INDEX_NAME, H5_ITER_INC, &index, collect_attribute_name, &names),
+               path);
+  if (names.size() > 1000)
+    HPA_FAIL(path << ": group " << group_name << " holds over 1000 attributes (damaged file?)");
+  Attributes attributes;
+  for (const std::string& name : names) {
+    h5::Handle attr(HPA_H5_CHECK(H5Aopen(group.get(), name.c_str(), H5P_DEFAULT), path), H5Aclose);
+    h5::Handle type(HPA_H5_CHECK(H5Aget_type(attr.get()), path), H5Tclose);
+    h5::Handle space(HPA_H5_CHECK(H5Aget_space(attr.get()), path), H5Sclose);
+    const H5T_class_t type_class = H5Tget_class(type.get());
+    const bool scalar = H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
+    if (type_class == H5T_STRING)
+      attributes[name] = h5::read_attr_string(group.get(), name, path);
+    else if (type_class == H5T_INTEGER && scalar)
+      attributes[name] = h5::read_attr_int(group.get(), name, path);
+    else if (type_class == H5T_INTEGER && H5Sget_simple_extent_ndims(space.get()) == 1)
+      attributes[name] = h5::read_attr_ints(group.get(), name, path);
+    else if (type_class == H5T_FLOAT && scalar)
+      attributes[name] = h5::read_attr_double(group.get(), name, path);
+    else
+      HPA_FAIL(path << ": attribute " << group_name << "/" << name
+                    << " is neither a string, an integer, an integer list nor a float");
+  }
+  return attributes;
+}
+
 }  // namespace
 
 std::vector<std::string> list_group(hid_t file, const std::string& group_path,
@@ -196,6 +251,8 @@ void create_run(const std::string& run_dir, const RunDescription& run, const Fil
     h5::write_attr_int(root, "schema_version", kSchemaVersion);
     for (const auto& [name, version] : run.versions) h5::write_attr_string(root, name + "_version", version);
     h5::write_attr_string(root, "config", run.config_text);
+    if (!run.data_dir.empty()) h5::write_attr_string(root, "data_dir", run.data_dir);
+    if (!run.experiment.empty()) write_attributes(root, "experiment", run.experiment);
     h5::write_attr_string(root, "arch", run.arch);
     h5::write_attr_string(root, "dataset", run.dataset);
     h5::write_attr_string(root, "init", run.init);
@@ -240,6 +297,8 @@ RunDescription read_run(const std::string& run_dir) {
   h5::require_schema_version(root, path, "run", kOldestSchemaVersion, kSchemaVersion);
   RunDescription run;
   run.config_text = h5::read_attr_string(root, "config", path);
+  if (h5::has_attr(root, "data_dir")) run.data_dir = h5::read_attr_string(root, "data_dir", path);
+  if (h5::exists(root, "experiment")) run.experiment = read_attributes(root, "experiment", path);
   run.arch = h5::read_attr_string(root, "arch", path);
   run.dataset = h5::read_attr_string(root, "dataset", path);
   run.init = h5::read_attr_string(root, "init", path);

@@ -1,15 +1,16 @@
 // Job setup around the training loop.
 #include "train/run_setup.hpp"
 
+#include "comm/reduction.hpp"
 #include "common/build_info.hpp"
 #include "common/clock.hpp"
 #include "common/device.hpp"
 #include "common/error.hpp"
+#include "common/stop_request.hpp"
 #include "data/batches.hpp"
-#include "data/variants.hpp"
+#include "experiment/run_data.hpp"
 #include "models/parameters.hpp"
 #include "store/run_directory.hpp"
-#include "common/stop_request.hpp"
 #include "train/trainer.hpp"
 
 #include <torch/version.h>
@@ -37,18 +38,27 @@ std::string describe_data_files(const data::Dataset& dataset) {
   return text;
 }
 
+// The experiment as it runs: the init resolved (the architecture's default, or the run's own on --resume).
+experiment::ExperimentSpec resolved_spec(const Job& job, const TrainOptions& options) {
+  experiment::ExperimentSpec spec = options.spec;
+  spec.init = job.init;
+  return spec;
+}
+
 store::RunDescription describe_run(const Job& job, const TrainOptions& options, const comm::World& world) {
   models::ConvNet model = models::build_model(job.spec);
   store::RunDescription run;
   run.config_text = job.config_text;
-  run.arch = options.arch;
-  run.dataset = options.dataset;
+  run.experiment = experiment::spec_attributes(resolved_spec(job, options));
+  run.data_dir = options.run.data_dir;
+  run.arch = models::arch_name(options.spec.arch);
+  run.dataset = data::dataset_name(options.spec.dataset);
   run.init = models::init_scheme_name(job.init);
   run.data_files = describe_data_files(*job.dataset);
-  run.snapshot_params = options.snapshot_params;
-  run.snapshot_epochs = options.snapshot_epochs;
-  run.seeds = options.seeds;
-  run.epochs = options.epochs;
+  run.snapshot_params = experiment::snapshot_params_name(options.spec.snapshot_params);
+  run.snapshot_epochs = options.spec.snapshot_epochs;
+  run.seeds = options.spec.seeds;
+  run.epochs = options.spec.epochs;
   run.num_classes = job.spec.num_classes;
   run.in_channels = job.spec.in_channels;
   run.image_size = job.dataset->sample_shape()[1];
@@ -74,23 +84,23 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 // --resume must continue the same experiment: every option that changes results has to agree, and
 // the data files too (by name and size). The error lists every difference.
-void check_resumable(const store::RunDescription& stored, const store::RunDescription& wanted,
+void check_resumable(const store::RunDescription& stored, const store::RunDescription& wanted, const Job& job,
                      const TrainOptions& options) {
-  const std::string& out = options.out;
+  const std::string& out = options.run.out;
   HPA_REQUIRE(stored.num_classes == wanted.num_classes,
               "--resume: the model head of " << out << " has " << stored.num_classes
                                              << " classes, the dataset in --data-dir " << wanted.num_classes);
   HPA_REQUIRE(stored.image_size == wanted.image_size, "--resume: " << out << " was trained on images of side "
                                                                    << stored.image_size << ", now "
                                                                    << wanted.image_size);
-  const TrainOptions stored_options = read_stored_options(stored.config_text, store::run_file_path(out));
-  std::vector<std::string> differences = differing_result_options(stored_options, options);
-  if (stored.init != wanted.init) differences.push_back("--init " + stored.init + " (now " + wanted.init + ")");
+  std::vector<std::string> differences = experiment::differences(
+      experiment::stored_spec(stored, store::run_file_path(out)), resolved_spec(job, options));
   if (!stored.data_files.empty()) {  // runs of hpa before it recorded its data files: not compared
     const std::vector<std::string> before = lines_of(stored.data_files), now = lines_of(wanted.data_files);
     for (const std::string& line : before)
       if (std::find(now.begin(), now.end(), line) == now.end())
-        differences.push_back("data file " + line + " bytes (now not in --data-dir " + options.data_dir + ")");
+        differences.push_back("data file " + line + " bytes (now not in --data-dir " + options.run.data_dir +
+                              ")");
     for (const std::string& line : now)
       if (std::find(before.begin(), before.end(), line) == before.end())
         differences.push_back("data file " + line + " bytes (not used before)");
@@ -98,47 +108,13 @@ void check_resumable(const store::RunDescription& stored, const store::RunDescri
   if (!differences.empty()) {
     std::string list;
     for (const std::string& difference : differences) list += (list.empty() ? "" : ", ") + difference;
-    HPA_FAIL("--resume: " << out << " holds a different experiment: " << list
-                          << " (its options are in run.h5's config attribute)");
+    HPA_FAIL("--resume: "
+             << out << " holds a different experiment: " << list
+             << " (its experiment is run.h5's group experiment; runs before it: the config attribute)");
   }
 }
 
 }  // namespace
-
-std::unique_ptr<data::Dataset> load_run_dataset(const TrainOptions& options, const std::string& data_dir) {
-  std::unique_ptr<data::Dataset> dataset = data::load_dataset(
-      options.dataset, data_dir, data::make_image_transform(options.image_size, options.eval_resize, options.dct_scaling));
-  if (options.train_subset > 0) dataset->keep_first(data::Part::train, options.train_subset);
-  if (options.test_subset > 0) dataset->keep_first(data::Part::test, options.test_subset);
-  if (options.classes > 0)
-    dataset = data::keep_classes(std::move(dataset), options.classes, static_cast<uint64_t>(options.class_seed));
-  HPA_REQUIRE(!options.pixel_shuffle || dataset->same_size_images(),
-              "--pixel-shuffle: the images of --dataset " << options.dataset
-                                                          << " are not all the same size (their pixel "
-                                                             "positions cannot share one numbering)");
-  return dataset;
-}
-
-SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& options, int64_t seed) {
-  const uint64_t useed = static_cast<uint64_t>(seed);
-  const data::Split split = data::split_validation(dataset.labels(data::Part::train), options.val_fraction, useed,
-                                                   options.stratified, dataset.num_classes());
-  const data::Normalization normalization =
-      dataset.normalization(resolve_normalization(options.normalize, dataset.name()), split.train);
-  const data::Augment augment{options.augment, options.flip != "off"};
-  SeedSamples samples;
-  samples.train = dataset.samples(data::Part::train, split.train, normalization, augment, useed);
-  const uint64_t noise_seed = static_cast<uint64_t>(options.noise_seed);
-  if (options.label_noise > 0)
-    samples.train = data::with_label_noise(
-        std::move(samples.train), data::noisy_labels(dataset.labels(data::Part::train), split.train,
-                                                     dataset.num_classes(), options.label_noise, noise_seed));
-  if (options.pixel_shuffle) samples.train = data::with_pixel_shuffle(std::move(samples.train), split.train, noise_seed);
-  samples.validation = dataset.samples(data::Part::train, split.validation, normalization, data::Augment{}, useed);
-  samples.test = dataset.samples(data::Part::test, data::all_indices(dataset.size(data::Part::test)), normalization,
-                                 data::Augment{}, useed);
-  return samples;
-}
 
 void check_launch(const comm::World& world) {
   if (const char* tasks = std::getenv("SLURM_NTASKS")) {
@@ -157,11 +133,10 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   job.config_text = std::move(config_text);
   job.device = device;
   job.threads = threads;
-  job.spec.arch = models::parse_arch(options.arch);
-  job.init = options.init.empty() ? models::default_init_scheme(job.spec.arch)
-                                  : models::parse_init_scheme(options.init);
-  job.dataset = load_run_dataset(options, options.data_dir);
-  const data::NormalizationKind normalization = resolve_normalization(options.normalize, options.dataset);
+  job.spec.arch = options.spec.arch;
+  job.init = options.spec.init ? *options.spec.init : models::default_init_scheme(job.spec.arch);
+  job.dataset = experiment::load_run_dataset(options.spec, options.run.data_dir);
+  const data::NormalizationKind normalization = options.spec.normalization();
   if (normalization != data::NormalizationKind::dataset)  // fail early: imagenet on grey images
     data::constant_normalization(normalization, job.dataset->sample_shape()[0]);
   else if (job.dataset->decodes_images())
@@ -172,24 +147,26 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
   // The bounds run.h5 is read with (store::read_run).
   HPA_REQUIRE(shape[0] <= store::kMaxInChannels && shape[1] <= store::kMaxImageSize &&
                   shape[2] <= store::kMaxImageSize && job.spec.num_classes <= store::kMaxClasses,
-              "--dataset " << options.dataset << ": images of " << shape[0] << "x" << shape[1] << "x" << shape[2]
-                           << " in " << job.spec.num_classes << " classes exceed hpa's bounds (at most "
-                           << store::kMaxInChannels << " channels, sides of " << store::kMaxImageSize << ", "
-                           << store::kMaxClasses << " classes)");
-  job.spec.width = options.width;
-  job.spec.dropout = options.dropout;
+              "--dataset " << data::dataset_name(options.spec.dataset) << ": images of " << shape[0] << "x"
+                           << shape[1] << "x" << shape[2] << " in " << job.spec.num_classes
+                           << " classes exceed hpa's bounds (at most " << store::kMaxInChannels
+                           << " channels, sides of " << store::kMaxImageSize << ", " << store::kMaxClasses
+                           << " classes)");
+  job.spec.width = options.spec.width;
+  job.spec.dropout = options.spec.dropout;
   {
     models::ConvNet probe = models::build_model(job.spec);
     try {
       probe->check_input_size(shape[1], shape[2]);
     } catch (const Error& error) {
-      HPA_FAIL("--arch " << options.arch << " with --dataset " << options.dataset << ": " << error.what());
+      HPA_FAIL("--arch " << models::arch_name(options.spec.arch) << " with --dataset "
+                         << data::dataset_name(options.spec.dataset) << ": " << error.what());
     }
   }
-  const int num_seeds = static_cast<int>(options.seeds.size());
+  const int num_seeds = static_cast<int>(options.spec.seeds.size());
   const int world_size = world.world_size();
   // Seed groups: --ranks-per-seed, else as many ranks per seed as divide evenly (at least one).
-  int ranks_per_seed = static_cast<int>(options.ranks_per_seed);
+  int ranks_per_seed = static_cast<int>(options.run.ranks_per_seed);
   if (ranks_per_seed == 0) {
     ranks_per_seed = std::max(1, world_size / num_seeds);
     while (world_size % ranks_per_seed != 0) --ranks_per_seed;
@@ -208,7 +185,7 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
 
   // Rank 0's view decides: another rank looking later could see the folders rank 0 just made.
   if (device.is_cuda()) {
-    HPA_REQUIRE(comm::Group::nccl_built() || ranks_per_seed == 1,
+    HPA_REQUIRE(comm::nccl_built() || ranks_per_seed == 1,
                 "--device cuda with " << ranks_per_seed
                                       << " ranks per seed needs the NCCL build (-DHPA_WITH_NCCL=ON)");
     // Every rank takes part; NCCL itself would fail later, in the middle of its setup.
@@ -221,15 +198,17 @@ Job prepare_job(const TrainOptions& options, const comm::World& world, std::stri
                                                  "rank (--ranks-per-seed 1)");
   }
   const bool in_use =
-      world.world_broadcast(world.is_world_root() ? store::run_directory_in_use(options.out) : 0, 0) != 0;
-  HPA_REQUIRE(!in_use || options.resume || options.overwrite,
-              "--out " << options.out
+      world.world_broadcast(world.is_world_root() ? store::run_directory_in_use(options.run.out) : 0, 0) != 0;
+  HPA_REQUIRE(!in_use || options.run.resume || options.run.overwrite,
+              "--out " << options.run.out
                        << " already holds a run: pass --resume to continue it or --overwrite to replace it");
-  HPA_REQUIRE(!options.resume || in_use, "--resume: " << options.out << " holds no run to continue");
-  if (options.resume && options.init.empty()) {
+  HPA_REQUIRE(!options.run.resume || in_use, "--resume: " << options.run.out << " holds no run to continue");
+  if (options.run.resume && !options.spec.init) {
     // A resumed run keeps the init it started with, whatever today's default (rank 0 reads it).
     const int64_t stored =
-        world.is_world_root() ? static_cast<int64_t>(models::parse_init_scheme(store::read_run(options.out).init)) : 0;
+        world.is_world_root()
+            ? static_cast<int64_t>(models::parse_init_scheme(store::read_run(options.run.out).init))
+            : 0;
     job.init = static_cast<models::InitScheme>(world.world_broadcast(stored, /*root=*/0));
   }
   return job;
@@ -242,20 +221,20 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
   std::strftime(created_text, sizeof created_text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&created));
   wanted.created = created_text;
   if (world.is_world_root()) {  // rank 0 alone touches the directory layout
-    if (options.resume) {
-      check_resumable(store::read_run(options.out), wanted, options);
-      store::remove_stale_temporaries(options.out);
+    if (options.run.resume) {
+      check_resumable(store::read_run(options.run.out), wanted, job, options);
+      store::remove_stale_temporaries(options.run.out);
     } else {
-      if (options.overwrite) store::remove_run_outputs(options.out);
-      if (std::filesystem::exists(options.out)) store::remove_stale_temporaries(options.out);
-      store::create_run_folders(options.out, wanted);
+      if (options.run.overwrite) store::remove_run_outputs(options.run.out);
+      if (std::filesystem::exists(options.run.out)) store::remove_stale_temporaries(options.run.out);
+      store::create_run_folders(options.run.out, wanted);
     }
   }
   world.world_barrier();  // the folders exist (or rank 0 has aborted the job)
-  if (!options.resume) {  // run.h5, created collectively by every rank
+  if (!options.run.resume) {  // run.h5, created collectively by every rank
     store::FileComm file_comm;
-    if (world.world_size() > 1) file_comm = {world.native_handle(), world.world_rank(), world.world_size()};
-    store::create_run(options.out, wanted, file_comm);
+    if (world.world_size() > 1) file_comm = {&world.native(), world.world_rank(), world.world_size()};
+    store::create_run(options.run.out, wanted, file_comm);
   }
   world.world_barrier();  // run.h5 is in place before any epoch file is written
 
@@ -264,35 +243,36 @@ int run_job(const Job& job, const TrainOptions& options, const comm::World& worl
   // where it resumed, and rows after the mark supersede rows of the same seed, epoch and step).
   const auto open_log = [&](std::ofstream& log, const char* option, const std::string& path) {
     if (path.empty() || !world.is_world_root()) return;
-    log.open(path, options.resume ? std::ios::app : std::ios::trunc);
+    log.open(path, options.run.resume ? std::ios::app : std::ios::trunc);
     HPA_REQUIRE(log, option << " " << path << ": cannot open for writing");
   };
   std::ofstream loss_log, sample_log;
-  open_log(loss_log, "--loss-log", options.loss_log);
-  open_log(sample_log, "--sample-log", options.sample_log);
+  open_log(loss_log, "--loss-log", options.run.loss_log);
+  open_log(sample_log, "--sample-log", options.run.sample_log);
   int64_t epochs_done = 0;
   int64_t my_seeds = 0;
-  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size();
+  for (size_t i = static_cast<size_t>(group.group_index()); i < options.spec.seeds.size();
        i += static_cast<size_t>(job.num_groups))
     ++my_seeds;
   TrainContext context{options, *job.dataset, group, job.spec, job.init};
-  context.loader.threads = job.dataset->decodes_images()
-                               ? static_cast<int>(options.data_threads > 0 ? options.data_threads : job.threads)
-                               : 1;  // in-memory batches take one thread well ahead of training
-  context.loader.batches_ahead = static_cast<int>(options.batches_ahead);
+  context.loader.threads =
+      job.dataset->decodes_images()
+          ? static_cast<int>(options.run.data_threads > 0 ? options.run.data_threads : job.threads)
+          : 1;  // in-memory batches take one thread well ahead of training
+  context.loader.batches_ahead = static_cast<int>(options.run.batches_ahead);
   context.loader.pin_memory = job.device.is_cuda();  // allocated by this thread, on its current device
   context.device = job.device;
   context.log = world.is_world_root() ? &std::cout : nullptr;
   context.loss_log = loss_log.is_open() ? &loss_log : nullptr;
   context.sample_log = sample_log.is_open() ? &sample_log : nullptr;
-  int64_t epochs_left = my_seeds * options.epochs;
+  int64_t epochs_left = my_seeds * options.spec.epochs;
   context.epochs_left_in_job = &epochs_left;
   context.epochs_done_in_job = &epochs_done;
   context.job_start_s = wall_seconds();
   bool stopped = false;
-  for (size_t i = static_cast<size_t>(group.group_index()); i < options.seeds.size() && !stopped;
+  for (size_t i = static_cast<size_t>(group.group_index()); i < options.spec.seeds.size() && !stopped;
        i += static_cast<size_t>(job.num_groups))
-    stopped = !train_seed(context, options.seeds[i]);
+    stopped = !train_seed(context, options.spec.seeds[i]);
   // Every rank: a group that stopped makes the whole job exit for a requeue (groups that finished
   // are skipped quickly by the --resume that follows). So does a signal that came after a rank's
   // last step: the job's time is nearly up, and the next phase must not start in what is left.

@@ -5,8 +5,8 @@
 
 #include "comm/communicator.hpp"
 #include "data/dataset.hpp"
+#include "experiment/spec.hpp"
 #include "models/architectures.hpp"
-#include "train/options.hpp"
 
 #include <c10/core/Device.h>
 
@@ -14,6 +14,8 @@
 #include <string>
 
 namespace hpa::train {
+
+using experiment::TrainOptions;
 
 struct Job {
   std::unique_ptr<data::Dataset> dataset;
@@ -24,17 +26,6 @@ struct Job {
   c10::Device device = c10::kCPU;  // this rank's (select_rank_device, before anything touched a GPU)
   int threads = 1;                 // compute threads per rank (choose_threads)
 };
-
-// The dataset as a run with `options` sees it: loaded from `data_dir`, cut to --train-subset and
-// --test-subset, restricted to --classes. Throws naming the file or option at fault.
-std::unique_ptr<data::Dataset> load_run_dataset(const TrainOptions& options, const std::string& data_dir);
-
-// A seed's samples: its validation split and normalization; the training split augmented, with
-// --label-noise and --pixel-shuffle applied to it alone; validation and test as they are.
-struct SeedSamples {
-  std::unique_ptr<data::SampleSet> train, validation, test;
-};
-SeedSamples seed_samples(const data::Dataset& dataset, const TrainOptions& options, int64_t seed);
 
 // Every rank: refuses a launch whose world size differs from SLURM_NTASKS (Open MPI + srun can
 // start N singletons instead of one N-rank job).

@@ -4,20 +4,20 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/fault.hpp"
+#include "common/keyed_random.hpp"
+#include "common/stop_request.hpp"
 #include "common/torch_compat.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
-#include "data/keyed_random.hpp"
+#include "experiment/run_data.hpp"
 #include "models/parameters.hpp"
 #include "stats/projection.hpp"
 #include "train/evaluate.hpp"
 #include "train/run_setup.hpp"
-#include "train/schedule.hpp"
+#include "train/step.hpp"
 #include "train/training_state.hpp"
-#include "common/stop_request.hpp"
 
 #include <ATen/Functions.h>
-#include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/utils.h>
 
@@ -94,8 +94,8 @@ struct EpochTotals {
   double train_s = 0, data_wait_s = 0, exposed_s = 0;
 };
 
-// Where the values of a step's group-summed extras sit (after loss and correct counts).
-enum StepSum : size_t { kLoss, kTop1, kTop5, kStopSignal, kCheckpointDue, kNumStepSums };
+// The trainer's own group-summed numbers of a step, after loss and correct counts (train/step.hpp).
+enum TrainerSum : size_t { kStopSignal = kNumModelSums, kCheckpointDue, kNumStepSums };
 
 // Every rank of a seed group trains one seed with it: setup, resume, then per epoch the steps and the
 // epoch's end, each a small named piece.
@@ -116,6 +116,13 @@ class SeedTrainer {
   bool train_epoch(int64_t epoch, EpochTotals& totals);
   void train_step(int64_t epoch, int64_t step, const data::Batch& batch, const std::vector<int64_t>& positions,
                   double lr, std::vector<double>& sums);
+  // After step `step`: its sums into the epoch's, and a line in --loss-log and --sample-log.
+  void record_step(int64_t epoch, int64_t step, const data::Batch& batch, const std::vector<int64_t>& order,
+                   const std::vector<double>& sums, EpochTotals& totals);
+  // The group's requests after a step that is not the epoch's last: a checkpoint when the timer is
+  // due or a signal came; returns true when the group stops (on a signal).
+  bool serve_requests(int64_t epoch, int64_t step, const std::vector<double>& sums,
+                      const EpochTotals& totals);
   // The epoch's end: evaluation, statistics, snapshot, checkpoint, log.
   void finish_epoch(int64_t epoch, const EpochTotals& totals);
 
@@ -157,17 +164,17 @@ SeedTrainer::SeedTrainer(const TrainContext& context, int64_t seed)
       group_(context.group),
       seed_(seed),
       useed_(static_cast<uint64_t>(seed)),
-      checkpoint_timer_(context.options.checkpoint_minutes) {
+      checkpoint_timer_(context.options.run.checkpoint_minutes) {
   load_data();
   build_model();
   // Every rank writes its share of an epoch file through MPI-IO (all hold the same weights).
-  if (group_.group_size() > 1) file_comm_ = {group_.native_handle(), group_.group_rank(), group_.group_size()};
+  if (group_.group_size() > 1) file_comm_ = {&group_.native(), group_.group_rank(), group_.group_size()};
 }
 
 // The validation split and normalization depend on the seed only; samples are chosen by index,
 // the dataset itself is never copied.
 void SeedTrainer::load_data() {
-  SeedSamples samples = seed_samples(context_.dataset, options_, seed_);
+  experiment::SeedSamples samples = experiment::seed_samples(context_.dataset, options_.spec, seed_);
   train_set_ = std::move(samples.train);
   val_set_ = std::move(samples.validation);
   test_set_ = std::move(samples.test);
@@ -176,10 +183,10 @@ void SeedTrainer::load_data() {
 // Rank 0's init is everybody's (all ranks of the group).
 void SeedTrainer::build_model() {
   StateOptions state_options;
-  state_options.momentum = options_.momentum;
-  state_options.weight_decay = options_.weight_decay;
-  state_options.reducer.bucket_bytes = static_cast<int64_t>(options_.bucket_mb * (1 << 20));
-  state_options.reducer.overlap = options_.overlap;
+  state_options.momentum = options_.spec.momentum;
+  state_options.weight_decay = options_.spec.weight_decay;
+  state_options.reducer.bucket_bytes = static_cast<int64_t>(options_.run.bucket_mb * (1 << 20));
+  state_options.reducer.overlap = options_.run.overlap;
   state_ = std::make_unique<TrainingState>(context_.spec, context_.init, useed_, group_, context_.device,
                                            state_options);
   model_ = state_->model;
@@ -188,22 +195,19 @@ void SeedTrainer::build_model() {
     if (item.value()->as<torch::nn::Conv2dImpl>())
       for (const auto& param : item.value()->named_parameters(/*recurse=*/false))
         conv_params_.insert(item.key() + "." + param.key());
-  snapshot_epochs_ = {options_.snapshot_epochs.begin(), options_.snapshot_epochs.end()};
-  schedule_.kind = parse_schedule(options_.lr_schedule);
-  schedule_.base_lr = options_.lr;
-  schedule_.step_epochs = static_cast<int>(options_.lr_step);
-  schedule_.decay = options_.lr_decay;
+  snapshot_epochs_ = {options_.spec.snapshot_epochs.begin(), options_.spec.snapshot_epochs.end()};
+  schedule_ = options_.spec.schedule();
 }
 
 int64_t SeedTrainer::num_batches() const {
-  return (train_set_->size() + options_.batch_size - 1) / options_.batch_size;
+  return (train_set_->size() + options_.spec.batch_size - 1) / options_.spec.batch_size;
 }
 
 bool SeedTrainer::run() {
   store::EpochProgress progress;
   const int64_t first_epoch = resume(progress);
   if (first_epoch == 1 && progress.step == 0) snapshot_init();
-  for (int64_t epoch = first_epoch; epoch <= options_.epochs; ++epoch) {
+  for (int64_t epoch = first_epoch; epoch <= options_.spec.epochs; ++epoch) {
     EpochTotals totals;
     totals.progress = epoch == first_epoch ? progress : store::EpochProgress{};
     if (!train_epoch(epoch, totals)) return false;
@@ -213,7 +217,7 @@ bool SeedTrainer::run() {
         group_sums({stop_signal_received() ? 1.0 : 0.0, group_.is_group_root() && checkpoint_timer_.due() ? 1.0 : 0.0});
     // A signal in the last epoch stops too: the seed is then complete, and the requeued job starts
     // what follows (other seeds, the grid) with its whole time limit instead of the signal's lead.
-    const bool last = epoch == options_.epochs, stop = flags[0] > 0;
+    const bool last = epoch == options_.spec.epochs, stop = flags[0] > 0;
     if (stop || flags[1] > 0 || last) write_checkpoint(epoch, {});
     if (stop) {
       if (context_.log)
@@ -228,24 +232,25 @@ bool SeedTrainer::run() {
 
 int64_t SeedTrainer::resume(store::EpochProgress& progress) {
   store::Checkpoint checkpoint;
-  if (!options_.resume || !store::read_checkpoint(options_.out, seed_, checkpoint)) {
-    if (options_.resume && context_.log)
+  if (!options_.run.resume || !store::read_checkpoint(options_.run.out, seed_, checkpoint)) {
+    if (options_.run.resume && context_.log)
       *context_.log << "seed " << seed_ << ": no checkpoint yet, training from the init" << std::endl;
-    if (options_.resume) mark_step_logs("from the init");
+    if (options_.run.resume) mark_step_logs("from the init");
     state_->start_fresh();
     return 1;
   }
-  const std::string source = store::checkpoint_path(options_.out, seed_);
+  const std::string source = store::checkpoint_path(options_.run.out, seed_);
   HPA_REQUIRE(checkpoint.progress.step < num_batches(),
               source << ": step " << checkpoint.progress.step << " of epoch " << checkpoint.epoch + 1
                      << " is beyond its " << num_batches() << " steps (is --batch-size the run's?)");
-  state_->load(checkpoint, store::read_epoch_params(store::epoch_file_path(options_.out, seed_, 0)), source,
-               "the run's " + options_.arch);
+  state_->load(checkpoint, store::read_epoch_params(store::epoch_file_path(options_.run.out, seed_, 0)),
+               source, "the run's " + models::arch_name(options_.spec.arch));
   progress = checkpoint.progress;
-  mark_step_logs(checkpoint.epoch == options_.epochs
-                     ? "after epoch " + std::to_string(checkpoint.epoch) + " (the last: nothing left to train)"
-                     : "after epoch " + std::to_string(checkpoint.epoch) + " at step " + std::to_string(progress.step) +
-                           " of epoch " + std::to_string(checkpoint.epoch + 1));
+  mark_step_logs(
+      checkpoint.epoch == options_.spec.epochs
+          ? "after epoch " + std::to_string(checkpoint.epoch) + " (the last: nothing left to train)"
+          : "after epoch " + std::to_string(checkpoint.epoch) + " at step " + std::to_string(progress.step) +
+                " of epoch " + std::to_string(checkpoint.epoch + 1));
   if (context_.epochs_left_in_job) *context_.epochs_left_in_job -= checkpoint.epoch;
   if (context_.log)
     *context_.log << "seed " << seed_ << ": resuming after epoch " << checkpoint.epoch << " at step "
@@ -265,19 +270,20 @@ void SeedTrainer::snapshot_init() {
   metrics["val_top5_accuracy"] = val.top5_accuracy;
   write_snapshot(0, metrics, stats);
   if (context_.log)
-    *context_.log << "seed " << seed_ << " epoch 0/" << options_.epochs << " (init) | val loss " << std::fixed
-                  << std::setprecision(4) << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy
-                  << "% | " << n_l_text(stats) << std::endl;
+    *context_.log << "seed " << seed_ << " epoch 0/" << options_.spec.epochs << " (init) | val loss "
+                  << std::fixed << std::setprecision(4) << val.loss << " acc " << std::setprecision(2)
+                  << 100 * val.accuracy << "% | " << n_l_text(stats) << std::endl;
 }
 
 bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
-  const int64_t num_train = train_set_->size(), batch_size = options_.batch_size, batches = num_batches();
+  const int64_t num_train = train_set_->size(), batch_size = options_.spec.batch_size,
+                batches = num_batches();
   const int64_t first_step = totals.progress.step;
   const double lr = schedule_.lr_at(static_cast<int>(epoch));
   const double start = wall_seconds();
   model_->train();
-  const std::vector<int64_t> order = data::keyed_permutation(num_train, useed_, static_cast<uint64_t>(epoch),
-                                                             data::RandomStream::epoch_order);
+  const std::vector<int64_t> order =
+      keyed_permutation(num_train, useed_, static_cast<uint64_t>(epoch), RandomStream::epoch_order);
   // This rank's share of global batch `step`, as positions in the training set.
   const auto share = [&](int64_t step) {
     const int64_t begin = step * batch_size, global_count = std::min(batch_size, num_train - begin);
@@ -294,35 +300,11 @@ bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
   for (int64_t step = first_step; loader.next(batch); ++step) {
     std::vector<double> sums(kNumStepSums, 0.0);
     train_step(epoch, step, batch, share(step).positions, lr, sums);
-    ++totals.steps_here;
-    store::EpochProgress& progress = totals.progress;
-    progress.step = step + 1;
-    progress.loss_sum += sums[kLoss];
-    progress.correct += sums[kTop1];
-    progress.correct_top5 += sums[kTop5];
-    if (context_.loss_log)
-      *context_.loss_log << seed_ << " " << epoch << " " << step << " " << std::setprecision(9)
-                         << sums[kLoss] / static_cast<double>(batch.global_size) << std::endl;
-    if (context_.sample_log) {
-      *context_.sample_log << seed_ << " " << epoch << " " << step;
-      const int64_t begin = step * batch_size, end = std::min(num_train, begin + batch_size);
-      for (int64_t i = begin; i < end; ++i) *context_.sample_log << " " << order[static_cast<size_t>(i)];
-      *context_.sample_log << "\n";
-    }
-    const bool more_steps = step + 1 < batches;  // at the last step, the epoch's end checkpoints
-    if (more_steps && sums[kStopSignal] > 0) {
-      write_checkpoint(epoch - 1, progress);
-      if (context_.log)
-        *context_.log << "seed " << seed_ << ": " << signal_name(stop_signal_number()) << ": checkpointed epoch "
-                      << epoch << " at step " << step + 1 << "/" << batches << ", stopping" << std::endl;
+    record_step(epoch, step, batch, order, sums, totals);
+    // At the last step, the epoch's end checkpoints.
+    if (step + 1 < batches && serve_requests(epoch, step, sums, totals)) {
       stopped = true;
       break;
-    }
-    if (more_steps && sums[kCheckpointDue] > 0) {
-      write_checkpoint(epoch - 1, progress);
-      if (context_.log)
-        *context_.log << "seed " << seed_ << ": checkpointed epoch " << epoch << " at step " << step + 1 << "/"
-                      << batches << " (every " << options_.checkpoint_minutes << " min)" << std::endl;
     }
     if (context_.log && wall_seconds() - last_progress > kProgressIntervalS) {
       last_progress = wall_seconds();
@@ -335,40 +317,77 @@ bool SeedTrainer::train_epoch(int64_t epoch, EpochTotals& totals) {
   return !stopped;
 }
 
+void SeedTrainer::record_step(int64_t epoch, int64_t step, const data::Batch& batch,
+                              const std::vector<int64_t>& order, const std::vector<double>& sums,
+                              EpochTotals& totals) {
+  ++totals.steps_here;
+  store::EpochProgress& progress = totals.progress;
+  progress.step = step + 1;
+  progress.loss_sum += sums[kLoss];
+  progress.correct += sums[kTop1];
+  progress.correct_top5 += sums[kTop5];
+  if (context_.loss_log)
+    *context_.loss_log << seed_ << " " << epoch << " " << step << " " << std::setprecision(9)
+                       << sums[kLoss] / static_cast<double>(batch.global_size) << std::endl;
+  if (context_.sample_log) {
+    const int64_t num_train = train_set_->size(), batch_size = options_.spec.batch_size;
+    *context_.sample_log << seed_ << " " << epoch << " " << step;
+    const int64_t begin = step * batch_size, end = std::min(num_train, begin + batch_size);
+    for (int64_t i = begin; i < end; ++i) *context_.sample_log << " " << order[static_cast<size_t>(i)];
+    *context_.sample_log << "\n";
+  }
+}
+
+bool SeedTrainer::serve_requests(int64_t epoch, int64_t step, const std::vector<double>& sums,
+                                 const EpochTotals& totals) {
+  const int64_t batches = num_batches();
+  if (sums[kStopSignal] > 0) {
+    write_checkpoint(epoch - 1, totals.progress);
+    if (context_.log)
+      *context_.log << "seed " << seed_ << ": " << signal_name(stop_signal_number())
+                    << ": checkpointed epoch " << epoch << " at step " << step + 1 << "/" << batches
+                    << ", stopping" << std::endl;
+    return true;
+  }
+  if (sums[kCheckpointDue] > 0) {
+    write_checkpoint(epoch - 1, totals.progress);
+    if (context_.log)
+      *context_.log << "seed " << seed_ << ": checkpointed epoch " << epoch << " at step " << step + 1 << "/"
+                    << batches << " (every " << options_.run.checkpoint_minutes << " min)" << std::endl;
+  }
+  return false;
+}
+
 // Every rank of the group: forward and backward of this rank's share, the group sums of gradients
 // and of `sums` (loss, correct counts, stop and checkpoint requests), the SGD update.
 void SeedTrainer::train_step(int64_t epoch, int64_t step, const data::Batch& batch,
                              const std::vector<int64_t>& positions, double lr, std::vector<double>& sums) {
-  state_->sgd->zero_grad();
-  state_->reducer->begin_step();
+  at::Tensor images, labels;
   if (batch.labels.numel() > 0) {
     std::vector<uint64_t> keys;  // dropout masks keyed by (seed, epoch, the sample's position)
     keys.reserve(positions.size());
     for (int64_t position : positions)
-      keys.push_back(data::keyed_random(useed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(position),
-                                        data::RandomStream::dropout));
+      keys.push_back(keyed_random(useed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(position),
+                                  RandomStream::dropout));
     model_->set_dropout_keys(keys);
-    const at::Tensor images = batch.images.to(context_.device, /*non_blocking=*/true);
-    const at::Tensor labels = batch.labels.to(context_.device, /*non_blocking=*/true);
-    const at::Tensor logits = model_->forward(images);
-    const at::Tensor summed = torch::nn::functional::cross_entropy(
-        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-    // Sum over this rank's share / global batch size: the group's summed gradient is the
-    // gradient of the global batch mean, whatever the split.
-    (summed / static_cast<double>(batch.global_size)).backward();
-    const TopCounts counts = count_top_correct(logits, labels);
-    sums[kLoss] = summed.item<double>();
-    sums[kTop1] = counts.top1;
-    sums[kTop5] = counts.top5;
+    images = batch.images.to(context_.device, /*non_blocking=*/true);
+    labels = batch.labels.to(context_.device, /*non_blocking=*/true);
+  } else {
+    labels = batch.labels;  // an empty share: no forward, the group sums still run
   }
-  fault_point("allreduce", group_.group_rank());  // the group's gradient buckets are in flight
-  if (pause_points_enabled() && group_.is_group_root())
-    pause_point("train-" + std::to_string(seed_) + "-" + std::to_string(epoch) + "-" + std::to_string(step));
-  sums[kStopSignal] = stop_signal_received() ? 1 : 0;
-  sums[kCheckpointDue] = group_.is_group_root() && checkpoint_timer_.due() ? 1 : 0;
-  state_->reducer->finish_step(sums);  // all ranks of the group
-  check_step_finite(epoch, step, sums[kLoss]);
-  state_->sgd->step(lr);
+  StepHooks hooks;
+  hooks.before_reduce = [&](std::vector<double>& step_sums) {
+    fault_point("allreduce", group_.group_rank());  // the group's gradient buckets are in flight
+    if (pause_points_enabled() && group_.is_group_root())
+      pause_point("train-" + std::to_string(seed_) + "-" + std::to_string(epoch) + "-" +
+                  std::to_string(step));
+    step_sums[kStopSignal] = stop_signal_received() ? 1 : 0;
+    step_sums[kCheckpointDue] = group_.is_group_root() && checkpoint_timer_.due() ? 1 : 0;
+  };
+  hooks.after_reduce = [&](const std::vector<double>& step_sums) {
+    check_step_finite(epoch, step, step_sums[kLoss]);
+  };
+  sgd_step(*model_, *state_->sgd, state_->reducer.get(), images, labels, batch.global_size, lr, sums, hooks);
 }
 
 void SeedTrainer::finish_epoch(int64_t epoch, const EpochTotals& totals) {
@@ -377,13 +396,14 @@ void SeedTrainer::finish_epoch(int64_t epoch, const EpochTotals& totals) {
   const double lr = schedule_.lr_at(static_cast<int>(epoch));
   check_parameters_finite(epoch);
   const EvalResult val = evaluate_set(*val_set_);
-  const bool last = epoch == options_.epochs;
+  const bool last = epoch == options_.spec.epochs;
   const EvalResult test = last ? evaluate_set(*test_set_) : EvalResult{nan, nan, nan, 0};
   const double snapshot_start = wall_seconds();
   const LayerStatsSet stats = compute_stats(*model_, layers_, state_->init_params);
   const double epoch_s = wall_seconds() - epoch_start;
   const double num_train = static_cast<double>(train_set_->size());
-  const double images_here = std::min(num_train, static_cast<double>(totals.steps_here * options_.batch_size));
+  const double images_here =
+      std::min(num_train, static_cast<double>(totals.steps_here * options_.spec.batch_size));
   const store::EpochProgress& sums = totals.progress;
   write_snapshot(epoch,
                  {{"train_loss", sums.loss_sum / num_train},
@@ -441,7 +461,8 @@ void SeedTrainer::write_snapshot(int64_t epoch, std::map<std::string, double> me
   snapshot.seed = seed_;
   snapshot.epoch = epoch;
   if (snapshot_epochs_.count(epoch)) {  // linear layers of --snapshot-params conv: at 0 and the end only
-    const bool everything = options_.snapshot_params == "all" || epoch == 0 || epoch == options_.epochs;
+    const bool everything = options_.spec.snapshot_params == experiment::SnapshotParams::all || epoch == 0 ||
+                            epoch == options_.spec.epochs;
     for (const auto& [name, tensor] : models::named_parameters(*model_))
       if (everything || conv_params_.count(name)) snapshot.params.emplace_back(name, tensor);
   }
@@ -451,7 +472,7 @@ void SeedTrainer::write_snapshot(int64_t epoch, std::map<std::string, double> me
   snapshot.neg_fraction = stats.neg_fraction;
   snapshot.dist_l2 = stats.dist_l2;
   snapshot.dist_linf = stats.dist_linf;
-  store::write_epoch_file(options_.out, snapshot, file_comm_);
+  store::write_epoch_file(options_.run.out, snapshot, file_comm_);
 }
 
 // The group root writes the checkpoint (every rank holds the same state); the timer restarts.
@@ -459,7 +480,7 @@ void SeedTrainer::write_checkpoint(int64_t completed_epoch, const store::EpochPr
   checkpoint_timer_.restart();
   if (!group_.is_group_root()) return;
   store::Checkpoint state{seed_, completed_epoch, progress, models::named_parameters(*model_), state_->sgd->momenta()};
-  store::write_checkpoint(options_.out, state);
+  store::write_checkpoint(options_.run.out, state);
 }
 
 std::vector<double> SeedTrainer::group_sums(std::vector<double> flags) const {
@@ -471,7 +492,7 @@ std::vector<double> SeedTrainer::group_sums(std::vector<double> flags) const {
 
 EvalResult SeedTrainer::evaluate_set(const data::SampleSet& set) {  // all ranks of the group
   const double nan = std::nan("");
-  return set.size() ? evaluate(*model_, set, group_, options_.eval_batch_size, context_.loader)
+  return set.size() ? evaluate(*model_, set, group_, options_.run.eval_batch_size, context_.loader)
                     : EvalResult{nan, nan, nan, 0};
 }
 
@@ -484,9 +505,11 @@ void SeedTrainer::log_progress(int64_t epoch, int64_t step, const EpochTotals& t
                                double wait_s) {
   const int64_t num_train = train_set_->size();
   const double now = wall_seconds();
-  const double done_here = static_cast<double>(std::min(num_train, totals.steps_here * options_.batch_size));
+  const double done_here =
+      static_cast<double>(std::min(num_train, totals.steps_here * options_.spec.batch_size));
   const double rate = done_here / (now - start);
-  const double left = static_cast<double>(num_train - std::min(num_train, (step + 1) * options_.batch_size));
+  const double left =
+      static_cast<double>(num_train - std::min(num_train, (step + 1) * options_.spec.batch_size));
   *context_.log << "seed " << seed_ << " epoch " << epoch << ": batch " << step + 1 << "/" << num_batches()
                 << ", " << std::fixed << std::setprecision(0) << rate << " img/s, data wait "
                 << std::setprecision(1) << 100 * wait_s / (now - start) << "%, epoch ETA "
@@ -503,13 +526,15 @@ void SeedTrainer::log_epoch(int64_t epoch, const EpochTotals& totals, const Eval
   const int64_t done = context_.epochs_done_in_job ? *context_.epochs_done_in_job : 1;
   const int64_t left = context_.epochs_left_in_job ? *context_.epochs_left_in_job - done : 0;
   const double eta = elapsed / static_cast<double>(done) * static_cast<double>(left);
-  const double images_here = std::min(num_train, static_cast<double>(totals.steps_here * options_.batch_size));
+  const double images_here =
+      std::min(num_train, static_cast<double>(totals.steps_here * options_.spec.batch_size));
   std::ostringstream line;
-  line << "seed " << seed_ << " epoch " << epoch << "/" << options_.epochs << std::fixed << std::setprecision(4)
-       << " | train loss " << sums.loss_sum / num_train << " acc " << std::setprecision(2)
-       << 100 * sums.correct / num_train << "% | val loss " << std::setprecision(4) << val.loss << " acc "
-       << std::setprecision(2) << 100 * val.accuracy << "% top5 " << 100 * val.top5_accuracy << "%";
-  if (epoch == options_.epochs)
+  line << "seed " << seed_ << " epoch " << epoch << "/" << options_.spec.epochs << std::fixed
+       << std::setprecision(4) << " | train loss " << sums.loss_sum / num_train << " acc "
+       << std::setprecision(2) << 100 * sums.correct / num_train << "% | val loss " << std::setprecision(4)
+       << val.loss << " acc " << std::setprecision(2) << 100 * val.accuracy << "% top5 "
+       << 100 * val.top5_accuracy << "%";
+  if (epoch == options_.spec.epochs)
     line << " | test acc " << 100 * test.accuracy << "% top5 " << 100 * test.top5_accuracy << "%";
   line << " | lr " << std::setprecision(5) << lr << " | " << std::setprecision(0) << images_here / totals.train_s
        << " img/s, data wait " << std::setprecision(1) << 100 * totals.data_wait_s / totals.train_s << "% | "

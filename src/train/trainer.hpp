@@ -6,9 +6,10 @@
 #include "comm/communicator.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
+#include "experiment/schedule.hpp"
+#include "experiment/spec.hpp"
 #include "models/architectures.hpp"
 #include "store/run_directory.hpp"
-#include "train/options.hpp"
 
 #include <c10/core/Device.h>
 
@@ -17,8 +18,11 @@
 
 namespace hpa::train {
 
+using experiment::Schedule;
+using experiment::TrainOptions;
+
 struct TrainContext {
-  const TrainOptions& options;
+  const experiment::TrainOptions& options;
   const data::Dataset& dataset;
   const comm::Group& group;
   models::ModelSpec spec;

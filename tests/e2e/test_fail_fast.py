@@ -1,7 +1,7 @@
 """Fail fast, never hang, under real mpirun with 2 ranks in one seed group: (a) an error on rank 1
 inside the collective HDF5 write of an epoch file, (b) an error on rank 1 while the group's gradient
 allreduces are in flight, (c) kill -9 of rank 1 in the middle of an epoch. Each time the whole job
-ends within 60 s (errors: with one line naming the cause), run.h5 still opens, and --resume finishes
+ends within 60 s (errors: with one line naming the cause and the rank), run.h5 still opens, and --resume finishes
 a run bit-identical to an uninterrupted one. Errors are injected with HPA_TEST_FAULT=NAME@RANK.
 
 usage: test_fail_fast.py BUILD_DIR/src WORK_DIR MPIEXEC
@@ -58,6 +58,9 @@ for fault in ["epoch_write@1", "allreduce@1"]:
     checks.check(code not in (0, None), f"{fault}: the job did not fail ({stderr[-500:]})")
     checks.check(elapsed < 60, f"{fault}: the job took {elapsed:.0f} s to end")
     checks.check(len(errors) == 1 and fault.split("@")[0] in errors[0], f"{fault}: error lines {errors}")
+    # The line names the rank that raised the error (world numbering, with its host).
+    checks.check(len(errors) == 1 and errors[0].startswith("hpa-train: error: rank 1 of 2 on "),
+                 f"{fault}: the error line does not name its rank: {errors}")
     check_readable_and_resumable(run_dir, fault)
 
 # (c) kill -9 of rank 1 inside epoch 1.

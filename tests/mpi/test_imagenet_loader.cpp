@@ -2,8 +2,8 @@
 // pack with 4 decoding threads; the shares equal, bit for bit, the matching rows of the whole batch
 // loaded by one thread on one rank. Needs the fixture packs (HPA_IMAGENET_FIXTURE, set by CTest).
 #include "comm/communicator.hpp"
+#include "common/keyed_random.hpp"
 #include "data/batches.hpp"
-#include "data/keyed_random.hpp"
 #include "data/packed_dataset.hpp"
 
 #include <ATen/Functions.h>
@@ -18,8 +18,7 @@ namespace {
 std::vector<hpa::data::Batch> load_epoch(const hpa::data::SampleSet& samples, int64_t batch_size,
                                          uint64_t epoch, int group_rank, int group_size, int threads) {
   const int64_t n = samples.size(), num_batches = (n + batch_size - 1) / batch_size;
-  const std::vector<int64_t> order =
-      hpa::data::keyed_permutation(n, 7, epoch, hpa::data::RandomStream::epoch_order);
+  const std::vector<int64_t> order = hpa::keyed_permutation(n, 7, epoch, hpa::RandomStream::epoch_order);
   hpa::data::LoaderOptions options;
   options.threads = threads;
   hpa::data::BatchLoader loader(

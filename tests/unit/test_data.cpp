@@ -1,10 +1,10 @@
 // Data layer: IDX parsing (valid and every malformed case), splits, keyed randomness, rank shares
 // and batch assembly.
 #include "common/error.hpp"
+#include "common/keyed_random.hpp"
 #include "data/batches.hpp"
 #include "data/dataset.hpp"
 #include "data/idx.hpp"
-#include "data/keyed_random.hpp"
 #include "data/memory_dataset.hpp"
 
 #include <ATen/Functions.h>
@@ -165,9 +165,9 @@ at::Tensor load_all(const hpa::data::SampleSet& samples, const std::vector<int64
 }
 
 TEST(Data, KeyedPermutationIsAPermutationAndDeterministic) {
-  const auto a = hpa::data::keyed_permutation(1000, 3, 1, hpa::data::RandomStream::epoch_order);
-  const auto b = hpa::data::keyed_permutation(1000, 3, 1, hpa::data::RandomStream::epoch_order);
-  const auto c = hpa::data::keyed_permutation(1000, 3, 2, hpa::data::RandomStream::epoch_order);
+  const auto a = hpa::keyed_permutation(1000, 3, 1, hpa::RandomStream::epoch_order);
+  const auto b = hpa::keyed_permutation(1000, 3, 1, hpa::RandomStream::epoch_order);
+  const auto c = hpa::keyed_permutation(1000, 3, 2, hpa::RandomStream::epoch_order);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   EXPECT_EQ(std::set<int64_t>(a.begin(), a.end()).size(), 1000u);

@@ -3,8 +3,8 @@
 // malformed input is one error, and RandomResizedCrop's draws follow the distribution torchvision
 // samples from (checked against a numerical integration, not against hpa).
 #include "common/error.hpp"
+#include "common/keyed_random.hpp"
 #include "data/image_transforms.hpp"
-#include "data/keyed_random.hpp"
 #include "image/decode.hpp"
 #include "image/encode.hpp"
 #include "image/resample.hpp"
@@ -263,7 +263,7 @@ TEST(Transforms, RandomResizedCropFollowsTorchvisionsDistribution) {
   double top_sum = 0, left_sum = 0;
   for (int k = 0; k < draws; ++k) {
     const uint64_t random =
-        hpa::data::keyed_random(1, 2, static_cast<uint64_t>(k), hpa::data::RandomStream::augmentation);
+        hpa::keyed_random(1, 2, static_cast<uint64_t>(k), hpa::RandomStream::augmentation);
     const hpa::data::TransformGeometry g = hpa::data::random_resized_crop(width, height, random, t);
     ASSERT_TRUE(g.top >= 0 && g.left >= 0 && g.top + g.height <= height && g.left + g.width <= width);
     fallbacks += g.fallback;

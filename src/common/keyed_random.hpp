@@ -1,12 +1,12 @@
-// Counter-based randomness for data: every draw is a pure function of (seed, epoch, index,
-// stream), so sample order and augmentation do not depend on rank count, thread count or on
+// Counter-based randomness for data, dropout and re-randomisation: every draw is a pure function of (seed,
+// epoch, index, stream), so sample order and augmentation do not depend on rank count, thread count or on
 // where a run was resumed. SplitMix64 finalizers over the packed key.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-namespace hpa::data {
+namespace hpa {
 
 enum class RandomStream : uint64_t {
   validation_split = 1,
@@ -41,4 +41,4 @@ inline uint64_t bounded(uint64_t word, uint64_t bound) {
 // A permutation of 0..n-1 (Fisher-Yates), the same for the same key on every machine.
 std::vector<int64_t> keyed_permutation(int64_t n, uint64_t seed, uint64_t epoch, RandomStream stream);
 
-}  // namespace hpa::data
+}  // namespace hpa

@@ -1,11 +1,11 @@
 // Learning-rate schedules.
-#include "train/schedule.hpp"
+#include "experiment/schedule.hpp"
 
 #include "common/error.hpp"
 
 #include <cmath>
 
-namespace hpa::train {
+namespace hpa::experiment {
 
 double Schedule::factor() const {
   if (decay > 0.0) return decay;
@@ -45,4 +45,4 @@ std::string schedule_name(ScheduleKind kind) {
   return "?";
 }
 
-}  // namespace hpa::train
+}  // namespace hpa::experiment

@@ -1,11 +1,11 @@
 // Keyed permutations.
-#include "data/keyed_random.hpp"
+#include "common/keyed_random.hpp"
 
 #include <cstddef>
 #include <numeric>
 #include <utility>
 
-namespace hpa::data {
+namespace hpa {
 
 std::vector<int64_t> keyed_permutation(int64_t n, uint64_t seed, uint64_t epoch, RandomStream stream) {
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -18,4 +18,4 @@ std::vector<int64_t> keyed_permutation(int64_t n, uint64_t seed, uint64_t epoch,
   return order;
 }
 
-}  // namespace hpa::data
+}  // namespace hpa

@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace hpa::train {
+namespace hpa::experiment {
 
 enum class ScheduleKind { step, exp, mult };
 
@@ -22,4 +22,4 @@ struct Schedule {
 ScheduleKind parse_schedule(const std::string& name);
 std::string schedule_name(ScheduleKind kind);
 
-}  // namespace hpa::train
+}  // namespace hpa::experiment
