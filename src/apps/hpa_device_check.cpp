@@ -3,11 +3,13 @@
 // On a machine without a GPU, `--device cpu` runs the same code (CI does, with small sizes).
 //   nccl         the gradient reducer's collectives in a group of one rank (NCCL on CUDA)
 //   throughput   VGG19 training images/s on ImageNet-shaped batches, hpa's step (forward, loss,
-//                backward, reducer, SGD) as hpa-train runs it
+//                backward, reducer, SGD) as hpa-train runs it, for each --configs (fp32, bf16,
+//                channels-last) and --batch; also the training FLOPs per image
 //   snapshot     the epoch file of VGG19 (device-to-host copy and HDF5 write), timed
-//   grid         re-initialization grid cells/s, fused evaluation, on --device and on the CPU
+//   grid         re-initialization grid cells/s, fused evaluation, on --device and on the CPU, fp32
+//                and bf16, with the bf16 counts' largest difference from fp32
 // and compares what hpa-train and hpa-reinit-grid wrote (the device check's training, resume and
-// grid stages run the real programs): --compare train|params|grids RUN...
+// grid stages run the real programs): --compare train|precision|params|grids RUN...
 #include "comm/communicator.hpp"
 #include "comm/gradient_reducer.hpp"
 #include "comm/reduction.hpp"
@@ -15,6 +17,7 @@
 #include "common/error.hpp"
 #include "data/memory_dataset.hpp"
 #include "models/architectures.hpp"
+#include "models/numerics.hpp"
 #include "models/parameters.hpp"
 #include "reinit/grid.hpp"
 #include "store/reinit_file.hpp"
@@ -45,8 +48,10 @@ struct CheckOptions {
   std::string device = "cpu";
   std::string dir = ".";
   std::vector<std::string> compare;
-  double tolerance = 0, margin = 10;
-  int64_t batch = 64, image = 224, timed_steps = 10, grid_images = 1000, grid_variants = 8;
+  double tolerance = 0, tolerance_fraction = 0, margin = 10;
+  std::vector<int64_t> batches = {64};
+  std::vector<std::string> configs = {"fp32"};
+  int64_t image = 224, timed_steps = 10, grid_images = 1000, grid_variants = 8;
   bool tf32 = true;
   int threads = 0;
 };
@@ -124,16 +129,31 @@ void nccl(const c10::Device& device, const hpa::comm::World& world) {
   print("nccl.ok", reducer.launches() == 3 * reducer.num_buckets() && diff <= 1e-5 ? "yes" : "NO");
 }
 
-double throughput(const CheckOptions& o, const c10::Device& device, const hpa::comm::World& world) {
+// A throughput configuration's name: fp32, bf16, fp32-cl or bf16-cl (cl: channels-last).
+hpa::models::Numerics numerics_of(const std::string& config) {
+  hpa::models::Numerics numerics;
+  const bool cl = config.size() > 3 && config.compare(config.size() - 3, 3, "-cl") == 0;
+  const std::string precision = cl ? config.substr(0, config.size() - 3) : config;
+  HPA_REQUIRE(precision == "fp32" || precision == "bf16",
+              "--configs: fp32, bf16, fp32-cl or bf16-cl, not '" << config << "'");
+  numerics.precision = precision == "bf16" ? hpa::models::Precision::bf16 : hpa::models::Precision::fp32;
+  if (cl) numerics.memory_format = hpa::models::MemoryFormat::channels_last;
+  return numerics;
+}
+
+// hpa's training step on VGG19 for one configuration and batch size: median images/s.
+double throughput_of(const CheckOptions& o, const c10::Device& device, const hpa::comm::World& world,
+                     const std::string& config, int64_t batch) {
   hpa::comm::Group group = world.split_groups(world.world_size());
   hpa::models::ConvNet model = make(Arch::vgg19, 1000, 1.0, 0.5, device);
   model->train();
+  model->set_numerics(numerics_of(config));  // before the buckets and momenta, as hpa-train
   hpa::train::Sgd sgd(hpa::models::trainable_parameters(*model), 0.9, 5e-4);
   hpa::comm::GradientReducer reducer(group, model->parameters(), hpa::comm::ReducerOptions{});
   at::manual_seed(5);
-  const at::Tensor images = at::randn({o.batch, 3, o.image, o.image}).to(device);
-  const at::Tensor labels = at::randint(1000, {o.batch}, at::TensorOptions().dtype(at::kLong)).to(device);
-  std::vector<uint64_t> keys(static_cast<size_t>(o.batch));
+  const at::Tensor images = at::randn({batch, 3, o.image, o.image}).to(device);
+  const at::Tensor labels = at::randint(1000, {batch}, at::TensorOptions().dtype(at::kLong)).to(device);
+  std::vector<uint64_t> keys(static_cast<size_t>(batch));
   for (size_t i = 0; i < keys.size(); ++i) keys[i] = 1000 + i;
   auto step = [&] {
     model->set_dropout_keys(keys);
@@ -149,14 +169,32 @@ double throughput(const CheckOptions& o, const c10::Device& device, const hpa::c
     times.push_back(hpa::wall_seconds() - start);
   }
   std::sort(times.begin(), times.end());
-  const double median = times[times.size() / 2];
-  print("throughput.model", "vgg19 " + std::to_string(o.image) + "x" + std::to_string(o.image) + " batch " +
-                                std::to_string(o.batch));
+  return static_cast<double>(batch) / times[times.size() / 2];
+}
+
+// Every --configs x --batch; the first pair also under the keys of earlier checks.
+double throughput(const CheckOptions& o, const c10::Device& device, const hpa::comm::World& world) {
+  {
+    hpa::models::ConvNet probe = make(Arch::vgg19, 1000, 1.0, 0.5, c10::kCPU);
+    const double forward = hpa::reinit::estimate_costs(*probe, {}, {3, o.image, o.image}, false).full;
+    // Backward costs two forward passes (gradients of inputs and of weights).
+    print("throughput.train_gflop_per_image", 3.0 * forward / 1e9);
+  }
+  print("throughput.model", "vgg19 " + std::to_string(o.image) + "x" + std::to_string(o.image));
   print("throughput.tf32", o.tf32 ? "on (cuDNN convolutions)" : "off");
-  print("throughput.median_step_s", median);
-  print("throughput.images_per_s", static_cast<double>(o.batch) / median);
   if (device.is_cuda()) print("throughput.note", "cudnn.benchmark on, as hpa-train sets it on CUDA");
-  return static_cast<double>(o.batch) / median;
+  double first = 0;
+  for (const std::string& config : o.configs)
+    for (int64_t batch : o.batches) {
+      const double rate = throughput_of(o, device, world, config, batch);
+      print("throughput." + config + ".b" + std::to_string(batch) + ".images_per_s", rate);
+      if (first == 0) {
+        first = rate;
+        print("throughput.median_step_s", static_cast<double>(batch) / rate);
+        print("throughput.images_per_s", rate);
+      }
+    }
+  return first;
 }
 
 void snapshot(const CheckOptions& o, const c10::Device& device, double images_per_s) {
@@ -200,10 +238,14 @@ void grid(const CheckOptions& o, const c10::Device& device) {
   std::vector<int64_t> indices(static_cast<size_t>(o.grid_images));
   for (size_t i = 0; i < indices.size(); ++i) indices[i] = static_cast<int64_t>(i);
   hpa::data::InMemorySamples samples(set, indices, {{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}}, {}, 0);
-  std::vector<int64_t> counts[2];
-  double rate[2] = {0, 0};
-  const c10::Device where[2] = {c10::kCPU, device};
-  for (int d = 0; d < (device.is_cuda() ? 2 : 1); ++d) {
+  // fp32 on the CPU, fp32 on the device, bf16 on the device (the CPU alone without a GPU: fp32, bf16).
+  std::vector<int64_t> counts[3];
+  double rate[3] = {0, 0, 0};
+  const c10::Device where[3] = {c10::kCPU, device, device};
+  const hpa::models::Precision precision[3] = {hpa::models::Precision::fp32, hpa::models::Precision::fp32,
+                                               hpa::models::Precision::bf16};
+  for (int d = 0; d < 3; ++d) {
+    if (d == 1 && !device.is_cuda()) continue;
     hpa::models::ConvNet model = make(Arch::vgg11, 10, 0.5, 0.5, where[d]);
     model->eval();
     std::vector<hpa::reinit::Variant> variants;
@@ -214,6 +256,8 @@ void grid(const CheckOptions& o, const c10::Device& device) {
     }
     hpa::reinit::EvalSettings settings;
     settings.device = where[d];
+    settings.precision = precision[d];
+    model->set_numerics({precision[d], hpa::models::MemoryFormat::contiguous});
     settings.batch_size = 500;
     settings.stack_limit = 4000;
     hpa::reinit::count_correct_fused(*model, "features.8", variants, samples, settings, [] {});  // warm-up
@@ -225,14 +269,22 @@ void grid(const CheckOptions& o, const c10::Device& device) {
   }
   print("grid.model", "vgg11 width 0.5, 32x32, layer features.8, " + std::to_string(o.grid_variants) +
                           " variants x " + std::to_string(o.grid_images) + " images");
+  const auto worst_diff = [&](int a, int b) {
+    int64_t worst = 0;
+    for (size_t v = 0; v < counts[a].size(); ++v)
+      worst = std::max(worst, std::abs(counts[a][v] - counts[b][v]));
+    return static_cast<double>(worst);
+  };
   print("grid.cells_per_s_cpu", rate[0]);
   if (device.is_cuda()) {
-    int64_t worst = 0;
-    for (size_t v = 0; v < counts[0].size(); ++v) worst = std::max(worst, std::abs(counts[0][v] - counts[1][v]));
     print("grid.cells_per_s_device", rate[1]);
     print("grid.speedup", rate[1] / rate[0]);
-    print("grid.max_count_diff_images", static_cast<double>(worst));
+    print("grid.max_count_diff_images", worst_diff(0, 1));
   }
+  const int fp32 = device.is_cuda() ? 1 : 0;
+  print("grid.cells_per_s_device_bf16", rate[2]);
+  print("grid.bf16_speedup_over_fp32", rate[2] / rate[fp32]);
+  print("grid.bf16_max_count_diff_images", worst_diff(fp32, 2));
 }
 
 // --compare: what the real programs wrote, read back.
@@ -343,7 +395,9 @@ bool compare_grids(const CheckOptions& o) {
   hpa::store::ReinitGrid a, b;
   HPA_REQUIRE(hpa::store::read_reinit(o.compare[1], a), o.compare[1] << ": no reinit.h5");
   HPA_REQUIRE(hpa::store::read_reinit(o.compare[2], b), o.compare[2] << ": no reinit.h5");
+  b.precision = a.precision;  // grids of either precision are compared cell by cell
   HPA_REQUIRE(a.same_cells(b) && a.correct.size() == b.correct.size(), "the grids hold different cells");
+  const double tolerance = std::max(o.tolerance, o.tolerance_fraction * static_cast<double>(a.test_samples));
   int64_t worst = 0, differing = 0, missing = 0;
   for (size_t i = 0; i < a.correct.size(); ++i) {
     if (a.correct[i] < 0 || b.correct[i] < 0) ++missing;
@@ -356,14 +410,33 @@ bool compare_grids(const CheckOptions& o) {
   print("grids.test_images", static_cast<double>(a.test_samples));
   print("grids.cells_differing", static_cast<double>(differing));
   print("grids.max_count_diff_images", static_cast<double>(worst));
-  const bool ok = missing == 0 && worst <= o.tolerance;
+  const bool ok = missing == 0 && static_cast<double>(worst) <= tolerance;
+  print("grids.allowed_images", tolerance);
   print("grids.ok", ok ? "yes" : "NO");
   return ok;
+}
+
+// A run trained with --precision bf16 against the same run in fp32: the largest per-step relative loss
+// difference must stay within --tolerance; the final parameters' relative difference is reported.
+bool compare_precision(const CheckOptions& o) {
+  HPA_REQUIRE(o.compare.size() == 3, "--compare precision needs BF16RUN FP32RUN");
+  const std::vector<double> low = read_losses(o.compare[1]), full = read_losses(o.compare[2]);
+  HPA_REQUIRE(low.size() == full.size() && !full.empty(), "the loss logs hold different step counts");
+  double worst = 0;
+  for (size_t k = 0; k < full.size(); ++k)
+    worst = std::max(worst, std::abs(low[k] - full[k]) / std::abs(full[k]));
+  const double params = params_diff(final_params(o.compare[2]), final_params(o.compare[1]), true);
+  print("precision.steps", static_cast<double>(full.size()));
+  print("precision.loss_rel_diff_max", worst);
+  print("precision.param_rel_diff", params);
+  print("precision.ok", worst <= o.tolerance ? "yes" : "NO");
+  return worst <= o.tolerance;
 }
 
 bool compare_outputs(const CheckOptions& o) {
   const std::string& kind = o.compare[0];
   if (kind == "train") return compare_train(o);
+  if (kind == "precision") return compare_precision(o);
   if (kind == "params") return compare_params(o);
   HPA_REQUIRE(kind == "grids", "--compare: train, params or grids, not '" << kind << "'");
   return compare_grids(o);
@@ -381,18 +454,25 @@ int main(int argc, char** argv) {
       "compare", po::value(&o.compare)->multitoken(),
       "train DEV CPU1 CPU2: per-step losses (RUN.loss) and final parameters of a run on the device against "
       "the CPU's 1-vs-2-thread difference; params A B: final parameters, max abs difference <= --tolerance; "
-      "grids A B: every cell's correct count of RUN/reinit.h5, largest difference <= --tolerance images")(
-      "tolerance", po::value(&o.tolerance)->default_value(0.0), "compare params and grids: allowed difference")(
+      "grids A B: every cell's correct count of RUN/reinit.h5, largest difference <= --tolerance images; "
+      "precision BF16 FP32: per-step relative loss difference <= --tolerance")(
+      "tolerance", po::value(&o.tolerance)->default_value(0.0),
+      "compare params and grids: allowed difference")(
+      "tolerance-fraction", po::value(&o.tolerance_fraction)->default_value(0.0),
+      "compare grids: allowed difference as a fraction of the test images (the larger of the two applies)")(
       "margin", po::value(&o.margin)->default_value(10.0),
       "compare train: allowed multiple of the CPU's own rounding envelope")(
       "device", po::value(&o.device)->default_value("cpu"), "cpu or cuda")(
       "dir", po::value(&o.dir)->default_value("."), "scratch folder for the snapshot's run directory")(
-      "batch", po::value(&o.batch)->default_value(64), "throughput: batch size")(
+      "batch", po::value(&o.batches)->multitoken()->default_value({64}, "64"), "throughput: batch sizes")(
+      "configs", po::value(&o.configs)->multitoken()->default_value({"fp32"}, "fp32"),
+      "throughput: fp32 bf16 fp32-cl bf16-cl (-cl: channels-last)")(
       "image", po::value(&o.image)->default_value(224), "throughput: image side")(
       "timed-steps", po::value(&o.timed_steps)->default_value(10), "throughput: timed steps (median)")(
       "grid-images", po::value(&o.grid_images)->default_value(1000), "grid: test images")(
       "grid-variants", po::value(&o.grid_variants)->default_value(8), "grid: variants (cells) timed")(
-      "tf32", po::value(&o.tf32)->default_value(true), "throughput: TF32 in cuDNN convolutions (PyTorch's default)")(
+      "tf32", po::value(&o.tf32)->default_value(true),
+      "throughput: TF32 in cuDNN convolutions (PyTorch's default)")(
       "threads", po::value(&o.threads)->default_value(0), "CPU threads (0: LibTorch's default)");
   try {
     po::variables_map values;
@@ -400,7 +480,7 @@ int main(int argc, char** argv) {
     po::notify(values);
     if (values.count("help")) {
       std::cout << "Usage: hpa-device-check [--device cuda] [--section NAME...]\n"
-                   "       hpa-device-check --compare train|params|grids RUN...\n"
+                   "       hpa-device-check --compare train|precision|params|grids RUN...\n"
                 << description;
       return 0;
     }

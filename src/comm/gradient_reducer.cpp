@@ -133,7 +133,11 @@ GradientReducer::GradientReducer(const Group& group, std::vector<at::Tensor> par
   for (Bucket& bucket : s.buckets) {
     for (size_t slot = 0; slot < bucket.params.size(); ++slot) {
       at::Tensor& param = s.params[bucket.params[slot]];
-      param.mutable_grad() = bucket.buffer.narrow(0, bucket.offsets[slot], param.numel()).view_as(param);
+      // With the parameter's own strides (NCHW or channels-last), as autograd would lay out its gradient.
+      HPA_INTERNAL_CHECK(param.is_contiguous() || param.is_contiguous(at::MemoryFormat::ChannelsLast),
+                         "gradient buckets need dense parameters (contiguous or channels-last)");
+      param.mutable_grad() = bucket.buffer.narrow(0, bucket.offsets[slot], param.numel())
+                                 .as_strided(param.sizes(), param.strides());
       s.grad_storage[bucket.params[slot]] = param.grad().data_ptr();
     }
   }

@@ -8,6 +8,8 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
+
 namespace hpa {
 
 c10::Device select_rank_device(const std::string& kind, int local_rank, const std::string& option,
@@ -36,6 +38,13 @@ std::string shared_gpu_in_group(const std::vector<int64_t>& node, const std::vec
         return "ranks " + std::to_string(a) + " and " + std::to_string(b) + " of seed group " +
                std::to_string(group[a]) + " share GPU " + std::to_string(gpu[a]) + " of their node";
   return "";
+}
+
+int64_t ranks_sharing_gpu(int local_rank, int local_size, int64_t gpus) {
+  if (gpus <= 0) return 1;
+  int64_t sharing = 0;
+  for (int r = 0; r < local_size; ++r) sharing += r % gpus == local_rank % gpus ? 1 : 0;
+  return std::max<int64_t>(1, sharing);
 }
 
 std::string describe_device(c10::Device device) {

@@ -19,8 +19,9 @@ po::options_description describe_grid_options(GridOptions& o) {
       "re-randomization draws per layer from the init distribution")(
       "memory-mb", po::value(&o.memory_mb)->default_value(o.memory_mb),
       "activation memory budget per rank (MiB): sizes --batch-size (at most 1000) and, on cuda, "
-      "--stack-limit")("batch-size", po::value(&o.batch_size)->default_value(o.batch_size),
-                       "test images per batch (0: what --memory-mb allows, at most 1000)")(
+      "--stack-limit (0: on cpu 2048, on cuda 3/4 of the GPU's free memory shared by the node's ranks on "
+      "that GPU)")("batch-size", po::value(&o.batch_size)->default_value(o.batch_size),
+                   "test images per batch (0: what --memory-mb allows, at most 1000)")(
       "stack-limit", po::value(&o.stack_limit)->default_value(o.stack_limit),
       "fused: most images (variants x batch) pushed through the network at once (0: cpu one batch, cuda from "
       "--memory-mb)")(
@@ -34,6 +35,12 @@ po::options_description describe_grid_options(GridOptions& o) {
       "cpu or cuda (the GPU local_rank % GPUs per node)")(
       "tf32", cli::flag(&o.tf32),
       "cuda: TF32 products in cuDNN convolutions (PyTorch's default; false: full fp32, as on the CPU)")(
+      "precision",
+      po::value<std::string>()
+          ->default_value(precision_name(o.precision))
+          ->notifier([&o](const std::string& name) { o.precision = parse_precision(name); }),
+      "fp32, or bf16: autocast evaluation (convolutions and matrix products in bfloat16; the weights stay "
+      "the run's float32 ones); counts may differ from fp32 by near ties, see docs/gpu.md")(
       "naive", cli::flag(&o.naive), "evaluate every cell with its own full forward pass (reference; slower)")(
       "data-dir", po::value(&o.data_dir)->default_value(""),
       "dataset folder (default: the one the run was trained from)")(
@@ -61,8 +68,8 @@ void validate_grid_options(const GridOptions& o) {
               "--rerandomize must be in 0..1000, got " << o.rerandomize);
   HPA_REQUIRE(o.batch_size >= 0, "--batch-size must be >= 0 (0: from --memory-mb), got " << o.batch_size);
   HPA_REQUIRE(o.stack_limit >= 0, "--stack-limit must be >= 0 (0: from --memory-mb), got " << o.stack_limit);
-  HPA_REQUIRE(o.memory_mb >= 16 && o.memory_mb <= 16777216,
-              "--memory-mb must be in 16..16777216, got " << o.memory_mb);
+  HPA_REQUIRE(o.memory_mb == 0 || (o.memory_mb >= 16 && o.memory_mb <= 16777216),
+              "--memory-mb must be 0 (automatic) or in 16..16777216, got " << o.memory_mb);
   HPA_REQUIRE(o.cells_per_item >= 0,
               "--cells-per-item must be >= 0 (0: automatic), got " << o.cells_per_item);
   HPA_REQUIRE(o.simulate_ranks >= 0, "--simulate-ranks must be >= 0, got " << o.simulate_ranks);

@@ -17,10 +17,11 @@ struct GridOptions {
   int64_t rerandomize = 1;
   int64_t batch_size = 0;   // 0: from memory_mb
   int64_t stack_limit = 0;  // 0: from memory_mb
-  int64_t memory_mb = 2048;
+  int64_t memory_mb = 0;    // 0: cpu 2048; cuda 3/4 of the GPU's free memory over the ranks sharing it
   int64_t cells_per_item = 0;  // 0: sized per layer for the rank count
   DeviceKind device = DeviceKind::cpu;
   bool tf32 = true;  // CUDA: TF32 in cuDNN convolutions (common/device.hpp)
+  models::Precision precision = models::Precision::fp32;  // of the evaluation (not the run's training)
   bool naive = false;
   int64_t simulate_ranks =
       0;  // > 0: measure this machine, simulate the farm on that many ranks, write nothing

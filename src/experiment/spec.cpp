@@ -31,6 +31,11 @@ void visit_spec(Spec& s, Visit&& v) {
     "normal-0.01; --resume: the run's own)");
   v("width", s.width, kModel, "channel width multiplier, in (0, 16]");
   v("dropout", s.dropout, kModel, "dropout probability of the classifier, in [0, 1)");
+  v("precision", s.precision, kModel,
+    "fp32, or bf16: autocast (convolutions and matrix products in bfloat16 with float32 accumulation) "
+    "with float32 master weights, gradients, optimizer state, reduction, snapshots and checkpoints");
+  v("memory-format", s.memory_format, kModel,
+    "contiguous (NCHW) or channels-last (NHWC strides for 4-D weights and activations; files stay NCHW)");
   v("dataset", s.dataset, kData,
     "mnist, fashion-mnist (IDX files), cifar10 or cifar100 (binary version), imagenet (train.h5 and val.h5 "
     "made by hpa-pack)");
@@ -150,6 +155,8 @@ std::string text(ScheduleKind v) { return schedule_name(v); }
 std::string text(const std::vector<int64_t>& v) { return seed_list_text(v); }
 std::string text(SnapshotParams v) { return snapshot_params_name(v); }
 std::string text(DeviceKind v) { return device_kind_name(v); }
+std::string text(models::Precision v) { return precision_name(v); }
+std::string text(models::MemoryFormat v) { return memory_format_name(v); }
 
 void parse_into(models::Arch& f, const std::string& t) { f = models::parse_arch(t); }
 void parse_into(std::optional<models::InitScheme>& f, const std::string& t) {
@@ -164,6 +171,8 @@ void parse_into(ScheduleKind& f, const std::string& t) { f = parse_schedule(t); 
 void parse_into(std::vector<int64_t>& f, const std::string& t) { f = parse_seed_list(t); }
 void parse_into(SnapshotParams& f, const std::string& t) { f = parse_snapshot_params(t); }
 void parse_into(DeviceKind& f, const std::string& t) { f = parse_device_kind(t); }
+void parse_into(models::Precision& f, const std::string& t) { f = parse_precision(t); }
+void parse_into(models::MemoryFormat& f, const std::string& t) { f = parse_memory_format(t); }
 
 template <typename T>
 constexpr bool kBoostTyped =
@@ -261,6 +270,10 @@ constexpr std::pair<SnapshotParams, const char*> kSnapshotParams[] = {{SnapshotP
                                                                       {SnapshotParams::conv, "conv"}};
 constexpr std::pair<DeviceKind, const char*> kDevices[] = {{DeviceKind::cpu, "cpu"},
                                                            {DeviceKind::cuda, "cuda"}};
+constexpr std::pair<models::Precision, const char*> kPrecisions[] = {{models::Precision::fp32, "fp32"},
+                                                                     {models::Precision::bf16, "bf16"}};
+constexpr std::pair<models::MemoryFormat, const char*> kMemoryFormats[] = {
+    {models::MemoryFormat::contiguous, "contiguous"}, {models::MemoryFormat::channels_last, "channels-last"}};
 
 // The spec and runtime options of a run written before run.h5 held typed attributes: its stored
 // configuration text, read with today's names and defaults (options this hpa does not know are ignored).
@@ -292,6 +305,14 @@ SnapshotParams parse_snapshot_params(const std::string& name) {
 }
 std::string device_kind_name(DeviceKind kind) { return name_of(kind, kDevices); }
 DeviceKind parse_device_kind(const std::string& name) { return parse_named(name, kDevices, "--device"); }
+std::string precision_name(models::Precision precision) { return name_of(precision, kPrecisions); }
+models::Precision parse_precision(const std::string& name, const char* option) {
+  return parse_named(name, kPrecisions, option);
+}
+std::string memory_format_name(models::MemoryFormat format) { return name_of(format, kMemoryFormats); }
+models::MemoryFormat parse_memory_format(const std::string& name) {
+  return parse_named(name, kMemoryFormats, "--memory-format");
+}
 
 data::NormalizationKind ExperimentSpec::normalization() const {
   if (normalize) return *normalize;

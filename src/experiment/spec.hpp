@@ -9,6 +9,7 @@
 #include "data/samples.hpp"
 #include "experiment/schedule.hpp"
 #include "models/architectures.hpp"
+#include "models/numerics.hpp"
 #include "store/run_directory.hpp"
 
 #include <boost/program_options/options_description.hpp>
@@ -32,6 +33,11 @@ std::string snapshot_params_name(SnapshotParams params);
 SnapshotParams parse_snapshot_params(const std::string& name);
 std::string device_kind_name(DeviceKind kind);
 DeviceKind parse_device_kind(const std::string& name);
+std::string precision_name(models::Precision precision);
+// `option` names the option in errors (--precision for both programs).
+models::Precision parse_precision(const std::string& name, const char* option = "--precision");
+std::string memory_format_name(models::MemoryFormat format);
+models::MemoryFormat parse_memory_format(const std::string& name);
 
 struct ExperimentSpec {
   // model
@@ -39,6 +45,8 @@ struct ExperimentSpec {
   std::optional<models::InitScheme> init;  // empty: the architecture's default (--resume: the run's own)
   double width = 1.0;
   double dropout = 0.5;
+  models::Precision precision = models::Precision::fp32;
+  models::MemoryFormat memory_format = models::MemoryFormat::contiguous;
   // data
   DatasetKind dataset = DatasetKind::fashion_mnist;
   double val_fraction = 0.1;
@@ -75,6 +83,7 @@ struct ExperimentSpec {
   bool flips() const { return flip == Flip::on; }  // after validate_spec()
   data::NormalizationKind normalization() const;   // resolves auto
   Schedule schedule() const;
+  models::Numerics numerics() const { return {precision, memory_format}; }
 };
 
 struct RuntimeOptions {

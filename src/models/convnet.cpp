@@ -5,6 +5,7 @@
 #include "models/keyed_dropout.hpp"
 
 #include <torch/nn/modules/linear.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,10 +20,23 @@ ConvNetImpl::ConvNetImpl(torch::nn::Sequential features_in, torch::nn::AdaptiveA
       spatial_ops_(std::move(spatial_ops)) {}
 
 torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
+  if (numerics_.memory_format == MemoryFormat::channels_last && x.dim() == 4)
+    x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  const AutocastScope autocast(x.device().type(), numerics_.precision);
   x = features->forward(x);
   x = avgpool->forward(x);
-  x = x.flatten(/*start_dim=*/1);
-  return classifier->forward(x);
+  x = x.flatten(/*start_dim=*/1);  // a copy in NCHW order where x is channels-last
+  return classifier->forward(x).to(at::kFloat);
+}
+
+void ConvNetImpl::set_numerics(const Numerics& numerics) {
+  numerics_ = numerics;
+  const at::MemoryFormat format = numerics.memory_format == MemoryFormat::channels_last
+                                      ? at::MemoryFormat::ChannelsLast
+                                      : at::MemoryFormat::Contiguous;
+  torch::NoGradGuard no_grad;
+  for (auto& param : parameters())
+    if (param.dim() == 4 && !param.is_contiguous(format)) param.set_data(param.data().contiguous(format));
 }
 
 torch::Tensor ConvNetImpl::forward_features(torch::Tensor x, int64_t first, int64_t last) {

@@ -125,6 +125,7 @@ CostModel measure_costs(models::ConvNetImpl& model, const std::vector<int64_t>& 
                         const data::SampleSet& test, const EvalSettings& settings, int64_t images, int repeats,
                         bool naive) {
   torch::NoGradGuard no_grad;
+  const models::AutocastScope autocast(settings.device.type(), settings.precision);
   model.eval();
   const int64_t sample = std::min<int64_t>(settings.batch_size, test.size());
   at::Tensor batch;
@@ -231,6 +232,7 @@ std::vector<int64_t> count_correct_fused(models::ConvNetImpl& model, const std::
                                          const std::vector<Variant>& variants, const data::SampleSet& test,
                                          const EvalSettings& settings, const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
+  const models::AutocastScope autocast(settings.device.type(), settings.precision);
   model.eval();
   const int64_t index = feature_index(layer_name);
   const auto& options = conv_at(model, index).options;

@@ -27,6 +27,9 @@ struct EvalSettings {
   int64_t stack_limit = 1000;  // most images pushed through the suffix at once (variants x batch)
   data::LoaderOptions loader;  // threads preparing test batches
   c10::Device device = c10::kCPU;  // where the model and the variants are; batches are moved there
+  // bf16: the fused evaluation runs under autocast (the model's own forward() follows its numerics,
+  // which the caller sets to match).
+  models::Precision precision = models::Precision::fp32;
 };
 
 // The model's cost per image, in floating-point operations, probed with one image of `shape`

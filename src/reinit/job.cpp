@@ -4,6 +4,7 @@
 #include "cli/options.hpp"
 #include "comm/farm.hpp"
 #include "common/clock.hpp"
+#include "common/device.hpp"
 #include "common/error.hpp"
 #include "common/fault.hpp"
 #include "common/keyed_random.hpp"
@@ -18,11 +19,14 @@
 #include "store/reinit_file.hpp"
 #include "store/run_directory.hpp"
 
+#include <torch/cuda.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -44,6 +48,9 @@ struct GridContext {
   std::unique_ptr<data::SampleSet> test;
 
   EvalSettings settings;
+  int64_t gpu_sharers = 1;     // node-local ranks on this rank's GPU
+  int64_t memory_mb = 0;       // the resolved --memory-mb
+  std::string memory_source;   // where memory_mb came from, for the start line
   std::vector<WorkItem> plan;  // the same on every rank; the farm hands out indices into it
 
   void load_seed(int64_t seed) {
@@ -54,6 +61,7 @@ struct GridContext {
     models::load_parameters(*model, store::read_epoch_params(final_path), final_path,
                             "the run's " + run.arch);
     model->to(settings.device);
+    model->set_numerics({settings.precision, models::MemoryFormat::contiguous});
     cached_seed = seed;
   }
 
@@ -172,6 +180,7 @@ std::vector<int64_t> grid_epochs(const GridOptions& options, const store::RunDes
 void load_context(GridContext& context, const GridOptions& options, c10::Device device) {
   context.options = options;
   context.settings.device = device;
+  context.settings.precision = options.precision;
   context.run = store::read_run(options.run_dir);
   const std::string run_file = store::run_file_path(options.run_dir);
   context.trained = experiment::stored_spec(context.run, run_file);
@@ -191,6 +200,7 @@ void load_context(GridContext& context, const GridOptions& options, c10::Device 
   grid.epochs = grid_epochs(options, context.run);
   grid.rerandomize = options.rerandomize;
   grid.method = options.naive ? "naive" : "fused";
+  grid.precision = experiment::precision_name(options.precision);
   grid.config = options.config_text;
   check_epoch_files(context);
 
@@ -207,6 +217,28 @@ void load_context(GridContext& context, const GridOptions& options, c10::Device 
   grid.test_samples = context.dataset->size(data::Part::test);
 }
 
+// --memory-mb, or what it defaults to: 2048 MiB on the CPU; on a GPU 3/4 of its free memory (what the
+// CUDA runtime reports at the grid's start), split among the node's ranks that share it.
+void resolve_memory(GridContext& context) {
+  const GridOptions& options = context.options;
+  if (options.memory_mb > 0) {
+    context.memory_mb = options.memory_mb;
+    context.memory_source = "--memory-mb";
+    return;
+  }
+  const std::optional<DeviceMemory> gpu = device_memory(context.settings.device);
+  if (!gpu) {
+    context.memory_mb = 2048;
+    context.memory_source = context.settings.device.is_cuda() ? "default; GPU memory unknown" : "default";
+    return;
+  }
+  context.memory_mb = std::max<int64_t>(16, gpu->free_bytes / 4 * 3 / context.gpu_sharers >> 20);
+  std::ostringstream source;
+  source << "3/4 of " << (gpu->free_bytes >> 20) << " MiB free on the GPU";
+  if (context.gpu_sharers > 1) source << " / " << context.gpu_sharers << " ranks";
+  context.memory_source = source.str();
+}
+
 // Batch sizes from the memory budget (unless given): at most `budget` images fit at the model's
 // widest point (its input and output there, twice over for the allocator's slack). A test batch
 // is at most 1,000 of them. On a GPU the fused stack fills the budget with several variants; on
@@ -218,8 +250,12 @@ CostModel size_batches(GridContext& context) {
   models::ConvNet probe_model = models::build_model(context.spec);
   const CostModel flops =
       estimate_costs(*probe_model, context.layer_features(), context.dataset->sample_shape(), options.naive);
+  // bf16 activations take half the bytes of the float32 ones activation_bytes counts.
+  const int64_t element_bytes = settings.precision == models::Precision::bf16 ? 2 : 4;
+  const int64_t activation_bytes = std::max<int64_t>(1, flops.activation_bytes * element_bytes / 4);
+  resolve_memory(context);
   const int64_t budget =
-      std::max<int64_t>(1, options.memory_mb * (int64_t{1} << 20) / (2 * flops.activation_bytes));
+      std::max<int64_t>(1, context.memory_mb * (int64_t{1} << 20) / (2 * activation_bytes));
   settings.batch_size = options.batch_size > 0 ? options.batch_size : std::min<int64_t>(1000, budget);
   settings.stack_limit = options.stack_limit > 0     ? options.stack_limit
                          : settings.device.is_cuda() ? std::max(budget, settings.batch_size)
@@ -311,8 +347,9 @@ std::vector<int64_t> pending_items(GridContext& context) {
   if (!options.overwrite && store::read_reinit(options.run_dir, previous)) {
     HPA_REQUIRE(previous.same_cells(grid),
                 store::reinit_file_path(options.run_dir)
-                    << " holds a grid of other seeds, layers, epochs or re-randomizations "
-                       "(pass --overwrite to replace it)");
+                    << " holds a grid of other seeds, layers, epochs, re-randomizations or precision ("
+                    << previous.precision << ", now " << grid.precision
+                    << "; pass --overwrite to replace it)");
     grid.correct = previous.correct;
     grid.baseline_correct = previous.baseline_correct;
   }
@@ -337,9 +374,10 @@ void print_grid_start(const GridContext& context, size_t pending, int world_size
             << " layers x " << grid.columns() << " variants (" << grid.epochs.size() << " epochs + "
             << grid.rerandomize << " re-randomizations), " << grid.test_samples << " test images, "
             << grid.method << " evaluation on " << experiment::device_kind_name(options.device) << ", batch "
-            << context.settings.batch_size << ", stack " << context.settings.stack_limit << " (--memory-mb "
-            << options.memory_mb << "), " << world_size << " rank(s); " << pending << " of "
-            << context.plan.size() << " work items to do" << std::endl;
+            << context.settings.batch_size << ", stack " << context.settings.stack_limit << " ("
+            << context.memory_mb << " MiB: " << context.memory_source << "), "
+            << experiment::precision_name(options.precision) << ", " << world_size << " rank(s); " << pending
+            << " of " << context.plan.size() << " work items to do" << std::endl;
 }
 
 // Rank 0's side of the farm: stores each finished item's counts, reports throughput and ETA, and
@@ -415,6 +453,9 @@ class GridProgress {
 bool run_grid(const GridOptions& options, const comm::World& world, c10::Device device) {
   experiment::validate_grid_options(options);
   GridContext context;
+  if (device.is_cuda())
+    context.gpu_sharers = ranks_sharing_gpu(world.local_rank(), world.local_size(),
+                                            static_cast<int64_t>(torch::cuda::device_count()));
   load_context(context, options, device);
   const CostModel flops = size_batches(context);
   if (options.simulate_ranks > 0) {

@@ -52,7 +52,8 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 bool ReinitGrid::same_cells(const ReinitGrid& other) const {
   return seeds == other.seeds && layer_names == other.layer_names && epochs == other.epochs &&
-         rerandomize == other.rerandomize && test_samples == other.test_samples;
+         rerandomize == other.rerandomize && test_samples == other.test_samples &&
+         precision == other.precision;
 }
 
 std::string reinit_file_path(const std::string& run_dir) {
@@ -71,6 +72,7 @@ void write_reinit(const std::string& run_dir, const ReinitGrid& grid) {
     h5::write_attr_int(root, "test_samples", grid.test_samples);
     h5::write_attr_int(root, "rerandomize", grid.rerandomize);
     h5::write_attr_string(root, "method", grid.method);
+    h5::write_attr_string(root, "precision", grid.precision);
     h5::write_attr_string(root, "config", grid.config);
     h5::write_attr_string(root, "layer_names", join(grid.layer_names));
     write_ints(root, "seeds", grid.seeds, {num_seeds});
@@ -109,6 +111,7 @@ bool read_reinit(const std::string& run_dir, ReinitGrid& grid) {
   grid.test_samples = h5::read_attr_int(root, "test_samples", path);
   grid.rerandomize = h5::read_attr_int(root, "rerandomize", path);
   grid.method = h5::read_attr_string(root, "method", path);
+  grid.precision = h5::has_attr(root, "precision") ? h5::read_attr_string(root, "precision", path) : "fp32";
   grid.layer_names = split_lines(h5::read_attr_string(root, "layer_names", path));
   grid.seeds = read_ints(root, "seeds", path);
   grid.layer_indices = read_ints(root, "layers", path);

@@ -18,13 +18,14 @@ struct ReinitGrid {
   int64_t rerandomize = 0;               // R re-randomization columns after the epochs
   int64_t test_samples = 0;
   std::string method;                      // "fused" or "naive"
+  std::string precision = "fp32";          // of the evaluation: "fp32" or "bf16" (files without it: fp32)
   std::string config;                      // resolved hpa-reinit-grid options (written, not compared)
   std::vector<int64_t> correct;            // [S, L, E'+R]; -1 while not evaluated
   std::vector<int64_t> baseline_correct;   // [S]; -1 while not evaluated
   std::vector<int64_t> rerandomize_seeds;  // [S, L, R]
 
   int64_t columns() const { return static_cast<int64_t>(epochs.size()) + rerandomize; }
-  // Same experiment (seeds, layers, epochs, R, test set)? Then its results can be reused.
+  // Same experiment (seeds, layers, epochs, R, test set, precision)? Then its results can be reused.
   bool same_cells(const ReinitGrid& other) const;
 };
 

@@ -187,6 +187,7 @@ void SeedTrainer::build_model() {
   state_options.weight_decay = options_.spec.weight_decay;
   state_options.reducer.bucket_bytes = static_cast<int64_t>(options_.run.bucket_mb * (1 << 20));
   state_options.reducer.overlap = options_.run.overlap;
+  state_options.numerics = options_.spec.numerics();
   state_ = std::make_unique<TrainingState>(context_.spec, context_.init, useed_, group_, context_.device,
                                            state_options);
   model_ = state_->model;

@@ -17,6 +17,7 @@ TrainingState::TrainingState(const models::ModelSpec& spec, models::InitScheme i
     for (auto& param : model->parameters()) group.group_broadcast(param, /*root=*/0);
   }
   model->to(device_);
+  model->set_numerics(options.numerics);  // before the buckets and momenta take the parameters' layout
   reducer = std::make_unique<comm::GradientReducer>(group, model->parameters(), options.reducer);
   sgd = std::make_unique<Sgd>(models::trainable_parameters(*model), options.momentum, options.weight_decay);
 }

@@ -2,7 +2,10 @@
 // the model (built on the CPU, group rank 0's init broadcast, then moved), the copy of its init
 // that the distance statistic compares with, the SGD momenta and the gradient buckets. All of it
 // is float32 on `device` from construction on and after a checkpoint is loaded (whose tensors come
-// from files, on the CPU): place() is the one conversion. No training loop here: SeedTrainer drives it.
+// from files, on the CPU): place() is the one conversion. With bf16 autocast they stay float32 (the
+// master weights); with channels-last the 4-D parameters, their momenta and gradient views use NHWC
+// strides (place() keeps what it is given; copies into them keep their strides). No training loop here:
+// SeedTrainer drives it.
 #pragma once
 
 #include "comm/communicator.hpp"
@@ -24,6 +27,7 @@ struct StateOptions {
   double momentum = 0.9;
   double weight_decay = 5e-4;
   comm::ReducerOptions reducer;
+  models::Numerics numerics;  // precision and memory format of the model's passes
 };
 
 class TrainingState {

@@ -8,6 +8,9 @@
 #     --data DIR       the packs of make_data.sh (default .deps/device-data)
 #     --build DIR      build folder (default build/device)
 #     --prefix DIR     where the bundle is unpacked (default .deps/offline-prefix)
+#     --stages LIST    only these stages, comma-separated (default: all); e.g. a first call
+#                      build,probe,train,resume,ranks,grid and a second build,speed,eager on the same
+#                      machine (the build is then a no-op), each call with its own --budget
 # Stages, each with its own time limit, each run even when an earlier one failed (a stage that needs
 # a failed one's output is reported as skipped): build, probe, train, resume, ranks, grid, speed,
 # eager. A stage's limit is what the budget leaves after reserving the nominal limits of the stages
@@ -18,8 +21,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 255
 
-stages=(build probe train resume ranks grid speed eager)
-declare -A nominal=([build]=0 [probe]=15 [train]=50 [resume]=45 [ranks]=40 [grid]=40 [speed]=70 [eager]=45)
+stages_all=(build probe train resume ranks grid speed eager)
+stages_run=("${stages_all[@]}")
+declare -A nominal=([build]=0 [probe]=15 [train]=60 [resume]=45 [ranks]=40 [grid]=50 [speed]=110 [eager]=120)
 declare -A bit=([build]=1 [probe]=2 [train]=4 [resume]=8 [ranks]=16 [grid]=32 [speed]=64 [eager]=128)
 
 # ---- one stage, in its own process (tests/device/device_check.sh --stage NAME), settings from the
@@ -42,6 +46,10 @@ if [[ ${1:-} == --stage ]]; then
       train --device cpu --threads 2 --out "$W/cpu2" --loss-log "$W/cpu2.loss" || fail "cpu, 2 threads"
       train --device "$DEV" --tf32 false --threads "$T" --out "$W/dev" --loss-log "$W/dev.loss" || fail "$DEV"
       "$BIN/hpa-device-check" --compare train "$W/dev" "$W/cpu1" "$W/cpu2" || fail "device against cpu"
+      # bf16 autocast + channels-last on the device against its fp32 run: the bound of e2e.precision
+      train --device "$DEV" --tf32 false --threads "$T" --precision bf16 --memory-format channels-last \
+        --out "$W/dev-bf16" --loss-log "$W/dev-bf16.loss" || fail "$DEV, bf16 + channels-last"
+      "$BIN/hpa-device-check" --compare precision "$W/dev-bf16" "$W/dev" --tolerance 0.01 || fail "bf16 against fp32"
       ;;
     resume)  # SIGUSR2 in the middle of epoch 2 -> exit 75 -> --resume: the same bits as no stop
       rm -rf "$W"/{full,stopped,pause}*
@@ -92,16 +100,23 @@ if [[ ${1:-} == --stage ]]; then
       "$BIN/hpa-reinit-grid" "$W/grid-cpu" --device cpu --rerandomize 1 --threads "$T" || fail "grid on cpu"
       "$BIN/hpa-device-check" --compare grids "$W/grid-cpu" "$W/grid-dev" --tolerance "$((gpu))" ||
         fail "counts differ"
+      # bf16 evaluation: counts may differ by near ties; at most 2 % of the test images
+      cp -a "$W/dev" "$W/grid-bf16"
+      "$BIN/hpa-reinit-grid" "$W/grid-bf16" --device "$DEV" --precision bf16 --rerandomize 1 --threads "$T" ||
+        fail "bf16 grid on $DEV"
+            "$BIN/hpa-device-check" --compare grids "$W/grid-dev" "$W/grid-bf16" --tolerance-fraction 0.02 ||
+        fail "bf16 counts differ by more than 2 % of the test images"
       ;;
-    speed)
-      sizes=()
-      ((gpu)) || sizes=(--batch 2 --image 64 --timed-steps 2 --grid-images 100 --grid-variants 2)
-      "$BIN/hpa-device-check" --device "$DEV" --dir "$W" --section throughput snapshot grid "${sizes[@]}"
+    speed)  # hpa's step: fp32 (TF32 convolutions), bf16 autocast, bf16 + channels-last; batch 64 and 256
+      sizes=(--configs fp32 bf16 bf16-cl --batch 64 256 --timed-steps 8)
+      ((gpu)) || sizes=(--configs fp32 bf16-cl --batch 2 --image 64 --timed-steps 2 --grid-images 100 --grid-variants 2)
+      "$BIN/hpa-device-check" --device "$DEV" --dir "$W" --section throughput snapshot grid "${sizes[@]}" ||
+        fail "hpa-device-check"
       ;;
-    eager)
-      sizes=()
-      ((gpu)) || sizes=(--batch 2 --image 64 --timed-steps 2)
-      "$HPA_CHECK_PYTHON" tests/device/torch_eager_vgg19.py --device "$DEV" "${sizes[@]}"
+    eager)  # torchvision's VGG19, the same settings; torch.compile of the last one if it compiles in 60 s
+      sizes=(--configs fp32 bf16 bf16-cl --batch 64 256 --timed-steps 8 --compile 60)
+      ((gpu)) || sizes=(--configs fp32 bf16-cl --batch 2 --image 64 --timed-steps 2)
+      "$HPA_CHECK_PYTHON" tests/device/torch_eager_vgg19.py --device "$DEV" "${sizes[@]}" || fail "the PyTorch loop"
       ;;
     *) fail "unknown stage $2" ;;
   esac
@@ -109,11 +124,11 @@ if [[ ${1:-} == --stage ]]; then
 fi
 
 # ---- the driver
-mode=gpu budget="" data=.deps/device-data build=build/device prefix=.deps/offline-prefix out=device-out
+mode=gpu budget="" data=.deps/device-data build=build/device prefix=.deps/offline-prefix out=device-out stages=all
 while (($#)); do
   case $1 in
     --rehearse) mode=rehearse; shift ;;
-    --budget | --data | --build | --prefix)
+    --budget | --data | --build | --prefix | --stages)
       (($# >= 2)) || { echo "device_check.sh: $1 needs a value" >&2; exit 255; }
       declare "${1#--}=$2"
       shift 2
@@ -123,6 +138,15 @@ while (($#)); do
     *) out=$1; shift ;;
   esac
 done
+if [[ $stages != all ]]; then
+  IFS=, read -r -a chosen <<<"$stages"
+  for name in "${chosen[@]}"; do
+    [[ -v "bit[$name]" ]] || { echo "device_check.sh: --stages: unknown stage '$name'" >&2; exit 255; }
+  done
+  kept=()
+  for name in "${stages_all[@]}"; do [[ ",$stages," == *",$name,"* ]] && kept+=("$name"); done
+  stages_run=("${kept[@]}")
+fi
 [[ -n $budget ]] || budget=$([[ $mode == gpu ]] && echo 525 || echo 1800)
 [[ -f $data/train.h5 && -f $data/val.h5 ]] || {
   echo "device_check.sh: --data $data: no train.h5 and val.h5 (make them with tests/device/make_data.sh)" >&2
@@ -165,10 +189,10 @@ export HPA_CHECK_TRAIN="${train_args[*]}"  # one line: the stage reads it back a
 rm -rf "$HPA_CHECK_WORK" && mkdir -p "$HPA_CHECK_WORK"
 
 status=0
-for i in "${!stages[@]}"; do
-  name=${stages[$i]}
+for i in "${!stages_run[@]}"; do
+  name=${stages_run[$i]}
   reserve=0
-  for later in "${stages[@]:$((i + 1))}"; do reserve=$((reserve + nominal[$later])); done
+  for later in "${stages_run[@]:$((i + 1))}"; do reserve=$((reserve + nominal[$later])); done
   limit=$((budget - ($(date +%s) - start) - reserve))
   if [[ $name != build && $name != eager && ! -x $HPA_CHECK_BIN/hpa-train ]]; then
     note "stage $name: skipped (nothing built)"
@@ -200,10 +224,27 @@ for i in "${!stages[@]}"; do
   ((rc != 0)) && { grep -m3 -E 'error|Error|FATAL' "$out/$name.log" | sed 's/^/  /' | tee -a "$summary"; }
   ((rc != 0)) && status=$((status | bit[$name]))
 done
-hpa=$(sed -n 's/^  check: throughput.images_per_s = //p' "$summary")
-eager=$(sed -n 's/^  check: eager.images_per_s = //p' "$summary")
-if [[ -n $hpa && -n $eager ]]; then
-  note "ratio hpa / eager (fp32, TF32 convolutions): $(python3 -c "print(round($hpa / $eager, 3))")"
-fi
+# hpa against eager PyTorch for every configuration both measured, and model FLOP utilisation: the
+# training FLOPs per image (3x the forward's) times images/s, over the bf16 peak of this run's
+# matrix products and over the issue's bound (790 TFLOP/s, H200 bf16).
+python3 - "$summary" <<'PY' | tee -a "$summary"
+import re, sys
+values = dict(re.findall(r"^  check: (\S+) = (.+)$", open(sys.argv[1]).read(), re.M))
+gflop = float(values.get("throughput.train_gflop_per_image", "nan"))
+peak = float(values.get("eager.peak_bf16_tflops", "nan"))
+for key, value in sorted(values.items()):
+    m = re.match(r"throughput\.(\S+)\.b(\d+)\.images_per_s$", key)
+    if not m:
+        continue
+    hpa = float(value)
+    eager = float(values.get(f"eager.{m[1]}.b{m[2]}.images_per_s", "nan"))
+    compiled = values.get(f"eager_compiled.{m[1]}.b{m[2]}.images_per_s")
+    line = (f"{m[1]} batch {m[2]}: hpa {hpa:.1f} images/s, eager {eager:.1f}, ratio {hpa / eager:.3f}; "
+            f"MFU {100 * hpa * gflop / 1e3 / peak:.1f} % of the measured bf16 peak ({peak:.0f} TFLOP/s), "
+            f"{100 * hpa * gflop / 1e3 / 790:.1f} % of 790")
+    if compiled:
+        line += f"; torch.compile {float(compiled):.1f} images/s"
+    print("result: " + line)
+PY
 note "device check: exit status $status in $(($(date +%s) - start)) s (bits: build 1, probe 2, train 4, resume 8, ranks 16, grid 32, speed 64, eager 128)"
 exit "$status"

@@ -224,9 +224,15 @@ TEST(Experiment, AttributesAndConfigTextRoundTrip) {
                                  "--epochs",
                                  "5",
                                  "--stratified",
+                                 "--precision",
+                                 "bf16",
+                                 "--memory-format",
+                                 "channels-last",
                                  "--threads",
                                  "3"});
   const hpa::store::Attributes attributes = hpa::experiment::spec_attributes(o.spec);
+  EXPECT_EQ(std::get<std::string>(attributes.at("precision")), "bf16");
+  EXPECT_EQ(std::get<std::string>(attributes.at("memory-format")), "channels-last");
   EXPECT_EQ(std::get<std::string>(attributes.at("arch")), "vgg11");
   EXPECT_EQ(std::get<double>(attributes.at("width")), 0.25);
   EXPECT_EQ(std::get<int64_t>(attributes.at("stratified")), 1);
@@ -236,6 +242,15 @@ TEST(Experiment, AttributesAndConfigTextRoundTrip) {
   EXPECT_TRUE(hpa::experiment::differences(o.spec, back).empty());
   EXPECT_EQ(back.lr_schedule, hpa::experiment::ScheduleKind::exp);
   EXPECT_EQ(back.normalize, hpa::data::NormalizationKind::symmetric);
+  EXPECT_EQ(back.precision, hpa::models::Precision::bf16);
+  EXPECT_EQ(back.memory_format, hpa::models::MemoryFormat::channels_last);
+  // A run written before the fields existed lacks them: fp32 and contiguous, what it trained with.
+  hpa::store::Attributes older = attributes;
+  older.erase("precision");
+  older.erase("memory-format");
+  const auto old_spec = hpa::experiment::spec_from_attributes(older, "run.h5");
+  EXPECT_EQ(old_spec.precision, hpa::models::Precision::fp32);
+  EXPECT_EQ(old_spec.memory_format, hpa::models::MemoryFormat::contiguous);
   const std::string text = hpa::experiment::config_text(o);
   EXPECT_NE(text.find("seeds = 0-2,5\n"), std::string::npos) << text;
   EXPECT_NE(text.find("threads = 3\n"), std::string::npos) << text;
@@ -303,6 +318,18 @@ TEST(Device, RanksOfAGroupSharingAGpuAreFound) {
             "ranks 0 and 1 of seed group 0 share GPU 0 of their node");
   EXPECT_EQ(shared_gpu_in_group({0, 0, 0, 0}, {0, 0, 1, 1}, {0, 1, 0, 0}),
             "ranks 2 and 3 of seed group 1 share GPU 0 of their node");
+}
+
+// hpa-reinit-grid's default --memory-mb on a GPU divides its free memory among the node's ranks on it.
+TEST(Device, RanksSharingAGpuAreCounted) {
+  using hpa::ranks_sharing_gpu;
+  EXPECT_EQ(ranks_sharing_gpu(0, 1, 1), 1);
+  EXPECT_EQ(ranks_sharing_gpu(1, 4, 4), 1);  // one rank per GPU
+  EXPECT_EQ(ranks_sharing_gpu(0, 4, 1), 4);  // four ranks on one GPU
+  EXPECT_EQ(ranks_sharing_gpu(1, 5, 2), 2);  // ranks 1 and 3 on GPU 1; 0, 2 and 4 on GPU 0
+  EXPECT_EQ(ranks_sharing_gpu(2, 5, 2), 3);
+  EXPECT_EQ(ranks_sharing_gpu(0, 3, 0), 1);  // no GPU seen: no division
+  EXPECT_FALSE(hpa::device_memory(c10::kCPU).has_value());
 }
 
 }  // namespace

@@ -214,3 +214,40 @@ TEST(KeyedDropout, TrainingNeedsOneKeyPerSampleEvaluationIsIdentity) {
   dropout->eval();
   EXPECT_TRUE(dropout->forward(x).equal(x));
 }
+
+// The model's numerics: channels-last moves the 4-D parameters to NHWC strides with their values;
+// bf16 runs the pass in bfloat16 (inside it: a bfloat16 activation) and returns float32 logits near
+// the fp32 ones; leaving the pass leaves autocast as it was.
+TEST(Numerics, ChannelsLastKeepsValuesAndBf16ReturnsFloatLogits) {
+  ModelSpec spec;
+  spec.arch = Arch::vgg11;
+  spec.num_classes = 10;
+  spec.width = 0.25;
+  spec.dropout = 0;
+  hpa::models::ConvNet model = hpa::models::make_model(spec, hpa::models::InitScheme::torchvision, 3);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({4, 3, 32, 32});
+  const at::Tensor weight = model->features[0]->as<torch::nn::Conv2dImpl>()->weight.clone();
+  const at::Tensor fp32 = model->forward(x);
+  model->set_numerics({hpa::models::Precision::fp32, hpa::models::MemoryFormat::channels_last});
+  const at::Tensor& moved = model->features[0]->as<torch::nn::Conv2dImpl>()->weight;
+  EXPECT_TRUE(moved.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_FALSE(moved.is_contiguous());
+  EXPECT_TRUE(at::equal(moved, weight));
+  EXPECT_TRUE(at::allclose(model->forward(x), fp32, 1e-4, 1e-5));
+
+  model->set_numerics({hpa::models::Precision::bf16, hpa::models::MemoryFormat::contiguous});
+  EXPECT_TRUE(model->features[0]->as<torch::nn::Conv2dImpl>()->weight.is_contiguous());
+  const at::Tensor bf16 = model->forward(x);
+  EXPECT_EQ(bf16.scalar_type(), at::kFloat);
+  const double scale = fp32.abs().max().item<double>();
+  const double diff = (bf16 - fp32).abs().max().item<double>();
+  EXPECT_GT(diff, 0.0);           // bfloat16 products round: not the fp32 result
+  EXPECT_LT(diff, 0.05 * scale);  // but near it (8-bit mantissas, float32 sums)
+  {
+    const hpa::models::AutocastScope scope(c10::DeviceType::CPU, hpa::models::Precision::bf16);
+    EXPECT_EQ(model->forward_features(x, 0, 1).scalar_type(), at::kBFloat16);
+  }
+  EXPECT_EQ(model->forward_features(x, 0, 1).scalar_type(), at::kFloat);  // the scope ended
+}
