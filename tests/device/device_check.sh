@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check (docs/gpu.md): two calls (--stages) on a GPU machine without network, each at most
-# 9 minutes, the first with the build. From the repository root, with .deps/offline-bundle (env/offline-bundle.sh) and
-# .deps/device-data (tests/device/make_data.sh) copied along:
+# 9 minutes, the first with the build. From the repository root, with .deps/offline-bundle
+# (env/offline-bundle.sh) and .deps/device-data (tests/device/make_data.sh) copied along:
 #   bash tests/device/device_check.sh [options] [OUT_DIR]           (default OUT_DIR: device-out)
 #     --rehearse       everything on the CPU with small sizes (CI runs this: env.offline_build)
 #     --budget S       seconds for the whole check (default 525; --rehearse 1800)
