@@ -16,6 +16,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "data/memory_dataset.hpp"
+#include "experiment/spec.hpp"
 #include "models/architectures.hpp"
 #include "models/numerics.hpp"
 #include "models/parameters.hpp"
@@ -133,10 +134,8 @@ void nccl(const c10::Device& device, const hpa::comm::World& world) {
 hpa::models::Numerics numerics_of(const std::string& config) {
   hpa::models::Numerics numerics;
   const bool cl = config.size() > 3 && config.compare(config.size() - 3, 3, "-cl") == 0;
-  const std::string precision = cl ? config.substr(0, config.size() - 3) : config;
-  HPA_REQUIRE(precision == "fp32" || precision == "bf16",
-              "--configs: fp32, bf16, fp32-cl or bf16-cl, not '" << config << "'");
-  numerics.precision = precision == "bf16" ? hpa::models::Precision::bf16 : hpa::models::Precision::fp32;
+  numerics.precision = hpa::experiment::parse_precision(cl ? config.substr(0, config.size() - 3) : config,
+                                                        "--configs (without its -cl)");
   if (cl) numerics.memory_format = hpa::models::MemoryFormat::channels_last;
   return numerics;
 }
@@ -257,7 +256,6 @@ void grid(const CheckOptions& o, const c10::Device& device) {
     hpa::reinit::EvalSettings settings;
     settings.device = where[d];
     settings.precision = precision[d];
-    model->set_numerics({precision[d], hpa::models::MemoryFormat::contiguous});
     settings.batch_size = 500;
     settings.stack_limit = 4000;
     hpa::reinit::count_correct_fused(*model, "features.8", variants, samples, settings, [] {});  // warm-up

@@ -36,13 +36,9 @@ std::string shared_gpu_in_group(const std::vector<int64_t>& node, const std::vec
 // A short description for logs: "cpu" or "cuda:1 of 4 visible GPUs".
 std::string describe_device(c10::Device device);
 
-// Free and total memory of a GPU (the calling thread's current device, which select_rank_device made
-// `device`), in bytes; empty on the CPU and in builds against a CPU-only LibTorch.
-struct DeviceMemory {
-  int64_t free_bytes = 0;
-  int64_t total_bytes = 0;
-};
-std::optional<DeviceMemory> device_memory(c10::Device device);
+// Free memory of a GPU (the calling thread's current device, which select_rank_device made `device`),
+// in bytes; empty on the CPU and in builds against a CPU-only LibTorch.
+std::optional<int64_t> free_device_memory(c10::Device device);
 
 // How many of a node's `local_size` ranks use the GPU of node-local rank `local_rank` when rank r
 // takes GPU r % `gpus` (select_rank_device's choice).

@@ -1,4 +1,4 @@
-// device_memory() in builds against a CUDA LibTorch: the CUDA runtime's own count.
+// free_device_memory() in builds against a CUDA LibTorch: the CUDA runtime's own count.
 #include "common/device.hpp"
 
 #include "common/error.hpp"
@@ -7,7 +7,7 @@
 
 namespace hpa {
 
-std::optional<DeviceMemory> device_memory(c10::Device device) {
+std::optional<int64_t> free_device_memory(c10::Device device) {
   if (!device.is_cuda()) return std::nullopt;
   int current = -1;
   HPA_REQUIRE(cudaGetDevice(&current) == cudaSuccess && current == device.index(),
@@ -17,7 +17,7 @@ std::optional<DeviceMemory> device_memory(c10::Device device) {
   const cudaError_t status = cudaMemGetInfo(&free_bytes, &total_bytes);
   HPA_REQUIRE(status == cudaSuccess,
               "cudaMemGetInfo on GPU " << current << ": " << cudaGetErrorString(status));
-  return DeviceMemory{static_cast<int64_t>(free_bytes), static_cast<int64_t>(total_bytes)};
+  return static_cast<int64_t>(free_bytes);
 }
 
 }  // namespace hpa

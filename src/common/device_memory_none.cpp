@@ -1,8 +1,8 @@
-// device_memory() in builds against a CPU-only LibTorch: nothing to ask.
+// free_device_memory() in builds against a CPU-only LibTorch: nothing to ask.
 #include "common/device.hpp"
 
 namespace hpa {
 
-std::optional<DeviceMemory> device_memory(c10::Device) { return std::nullopt; }
+std::optional<int64_t> free_device_memory(c10::Device) { return std::nullopt; }
 
 }  // namespace hpa

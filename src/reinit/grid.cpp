@@ -220,6 +220,7 @@ int64_t feature_index(const std::string& layer_name) {
 int64_t count_correct(models::ConvNetImpl& model, const data::SampleSet& test, const EvalSettings& settings,
                       const std::function<void()>& service) {
   torch::NoGradGuard no_grad;
+  const models::AutocastScope autocast(settings.device.type(), settings.precision);
   model.eval();
   int64_t correct = 0;
   for_each_batch(test, settings, service, [&](const data::Batch& batch) {

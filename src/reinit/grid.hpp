@@ -27,8 +27,9 @@ struct EvalSettings {
   int64_t stack_limit = 1000;  // most images pushed through the suffix at once (variants x batch)
   data::LoaderOptions loader;  // threads preparing test batches
   c10::Device device = c10::kCPU;  // where the model and the variants are; batches are moved there
-  // bf16: the fused evaluation runs under autocast (the model's own forward() follows its numerics,
-  // which the caller sets to match).
+  // bf16: every evaluation below runs under autocast, whatever the model's own numerics (fp32
+  // ones add nothing inside the scope). The naive one gets a scope per variant, since autocast
+  // caches the casts of the weights it changes between variants.
   models::Precision precision = models::Precision::fp32;
 };
 

@@ -61,7 +61,6 @@ struct GridContext {
     models::load_parameters(*model, store::read_epoch_params(final_path), final_path,
                             "the run's " + run.arch);
     model->to(settings.device);
-    model->set_numerics({settings.precision, models::MemoryFormat::contiguous});
     cached_seed = seed;
   }
 
@@ -226,15 +225,15 @@ void resolve_memory(GridContext& context) {
     context.memory_source = "--memory-mb";
     return;
   }
-  const std::optional<DeviceMemory> gpu = device_memory(context.settings.device);
-  if (!gpu) {
+  const std::optional<int64_t> free_bytes = free_device_memory(context.settings.device);
+  if (!free_bytes) {
     context.memory_mb = 2048;
     context.memory_source = context.settings.device.is_cuda() ? "default; GPU memory unknown" : "default";
     return;
   }
-  context.memory_mb = std::max<int64_t>(16, gpu->free_bytes / 4 * 3 / context.gpu_sharers >> 20);
+  context.memory_mb = std::max<int64_t>(16, *free_bytes / 4 * 3 / context.gpu_sharers >> 20);
   std::ostringstream source;
-  source << "3/4 of " << (gpu->free_bytes >> 20) << " MiB free on the GPU";
+  source << "3/4 of " << (*free_bytes >> 20) << " MiB free on the GPU";
   if (context.gpu_sharers > 1) source << " / " << context.gpu_sharers << " ranks";
   context.memory_source = source.str();
 }

@@ -329,7 +329,7 @@ TEST(Device, RanksSharingAGpuAreCounted) {
   EXPECT_EQ(ranks_sharing_gpu(1, 5, 2), 2);  // ranks 1 and 3 on GPU 1; 0, 2 and 4 on GPU 0
   EXPECT_EQ(ranks_sharing_gpu(2, 5, 2), 3);
   EXPECT_EQ(ranks_sharing_gpu(0, 3, 0), 1);  // no GPU seen: no division
-  EXPECT_FALSE(hpa::device_memory(c10::kCPU).has_value());
+  EXPECT_FALSE(hpa::free_device_memory(c10::kCPU).has_value());
 }
 
 }  // namespace
